@@ -1,0 +1,44 @@
+//! Command-line interface: argument parsing, one module per subcommand,
+//! and the mapping of errors to exit codes. No logic lives here.
+
+mod convert;
+mod exit;
+mod stat;
+
+use clap::{Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success, no malformed data
+  1  data errors: malformed records were reported (or, with --strict,
+     the first one stopped the run)
+  2  usage or I/O error (bad arguments, unreadable file, unknown format)";
+
+/// Replay and simulate Linux coldplug.
+#[derive(Parser)]
+#[command(name = "coldplug", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Summarize traces: format, events, malformed records, actions,
+    /// subsystems, modaliases, seqnum gaps, time span, parse speed.
+    #[command(after_help = EXIT_CODES)]
+    Stat(stat::Args),
+    /// Import a trace in any supported format into coldplug's own format.
+    #[command(after_help = EXIT_CODES)]
+    Convert(convert::Args),
+}
+
+/// Parse the command line, run, and return the exit code.
+pub fn run() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Stat(a) => stat::run(a),
+        Command::Convert(a) => convert::run(a),
+    };
+    exit::finish(result)
+}

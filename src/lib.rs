@@ -1,0 +1,31 @@
+//! coldplug replays and simulates Linux coldplug.
+//!
+//! It parses recorded uevent traces without copying ([`uevent`],
+//! [`trace`]), matches every MODALIAS against a kernel's
+//! `modules.alias` exactly as libkmod does, resolves modprobe.d policy,
+//! and measures how long that takes during boot on large IBM Z LPARs.
+//!
+//! # Example
+//!
+//! ```
+//! use coldplug::uevent::{kernel, Action};
+//!
+//! let datagram = b"add@/devices/css0/0.0.0000\0ACTION=add\0\
+//! DEVPATH=/devices/css0/0.0.0000\0SUBSYSTEM=css\0ST=0\0\
+//! MODALIAS=css:t0\0SEQNUM=7\0";
+//! let ev = kernel::parse(datagram).unwrap();
+//! assert_eq!(ev.action(), Action::Add);
+//! assert_eq!(ev.modalias(), Some(&b"css:t0"[..]));
+//! assert_eq!(ev.get(b"ST"), Some(&b"0"[..]));
+//! ```
+//!
+//! # Features
+//! - `kmod-ffi`: link Debian's libkmod for the live oracle tests.
+
+#![deny(missing_docs)]
+
+pub mod trace;
+pub mod uevent;
+
+#[doc(hidden)]
+pub mod fuzzing;

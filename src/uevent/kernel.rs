@@ -1,0 +1,244 @@
+//! The kernel's netlink uevent datagram (NETLINK_KOBJECT_UEVENT, group 1).
+//!
+//! Layout, from `alloc_uevent_skb` and `kobject_uevent_env` in
+//! `lib/kobject_uevent.c`:
+//!
+//! ```text
+//! add@/devices/ap/card03\0          header: ACTION '@' DEVPATH NUL
+//! ACTION=add\0                      environment: KEY=VALUE NUL, repeated;
+//! DEVPATH=/devices/ap/card03\0      ACTION, DEVPATH, SUBSYSTEM first,
+//! SUBSYSTEM=ap\0                    SEQNUM last; no final double NUL,
+//! ...                               the datagram length delimits it
+//! SEQNUM=1234\0
+//! ```
+//!
+//! The parser checks that the header agrees with `ACTION` and `DEVPATH`,
+//! that `SUBSYSTEM` is present and that `SEQNUM` is a decimal u64, as
+//! udev's `device_verify` requires of every event it accepts.
+
+use super::{
+    ErrorKind, ParseError, Scan, Separator, Source, Uevent, MAX_RECORD,
+};
+
+/// Parse one kernel datagram. Offsets in errors are relative to `buf`.
+pub fn parse(buf: &[u8]) -> Result<Uevent<'_>, ParseError> {
+    if buf.len() > MAX_RECORD {
+        return Err(ParseError::new(
+            ErrorKind::Oversized {
+                len: buf.len() as u64,
+                max: MAX_RECORD as u64,
+            },
+            0,
+        ));
+    }
+    if buf.is_empty() {
+        return Err(ParseError::truncated("datagram header", 0));
+    }
+    let nul = memchr::memchr(0, buf)
+        .ok_or_else(|| ParseError::truncated("datagram header", buf.len()))?;
+    let header = &buf[..nul];
+    let at = memchr::memchr(b'@', header)
+        .ok_or_else(|| ParseError::new(ErrorKind::MissingAt, 0))?;
+    let (action, devpath) = (&header[..at], &header[at + 1..]);
+    if action.is_empty() {
+        return Err(ParseError::new(ErrorKind::Empty { what: "action" }, 0));
+    }
+    if devpath.is_empty() {
+        return Err(ParseError::new(
+            ErrorKind::Empty { what: "devpath" },
+            at + 1,
+        ));
+    }
+    let env_start = nul + 1;
+    let env = &buf[env_start..];
+    let scan = Scan::run(env, 0, env_start, false)?;
+    from_scan(scan, Some((action, devpath)), env, Separator::Nul, buf.len())
+}
+
+/// Turn a validated scan into an event: checks the fields every kernel
+/// or udev event carries, and the header's agreement with them.
+pub(crate) fn from_scan<'a>(
+    scan: Scan<'a>,
+    header: Option<(&'a [u8], &'a [u8])>,
+    env: &'a [u8],
+    sep: Separator,
+    end: usize,
+) -> Result<Uevent<'a>, ParseError> {
+    let (action, _) =
+        scan.action.ok_or_else(|| ParseError::missing("ACTION", end))?;
+    let (devpath, _) =
+        scan.devpath.ok_or_else(|| ParseError::missing("DEVPATH", end))?;
+    if let Some((h_action, h_devpath)) = header {
+        if h_action != action {
+            return Err(ParseError::mismatch(
+                "ACTION",
+                scan.action.unwrap().1,
+            ));
+        }
+        if h_devpath != devpath {
+            return Err(ParseError::mismatch(
+                "DEVPATH",
+                scan.devpath.unwrap().1,
+            ));
+        }
+    }
+    let (subsystem, _) =
+        scan.subsystem.ok_or_else(|| ParseError::missing("SUBSYSTEM", end))?;
+    let seqnum =
+        scan.seqnum()?.ok_or_else(|| ParseError::missing("SEQNUM", end))?;
+    Ok(Uevent {
+        source: Source::Kernel,
+        action: super::Action::from_bytes(action),
+        devpath,
+        subsystem: Some(subsystem),
+        devtype: scan.devtype,
+        driver: scan.driver,
+        modalias: scan.modalias,
+        seqnum: Some(seqnum),
+        timestamp_ns: None,
+        env,
+        sep,
+    })
+}
+
+/// Append the kernel datagram for `ev` to `out`: `ACTION@DEVPATH\0`
+/// then every entry NUL-terminated. Used by the trace writer.
+pub fn encode(ev: &Uevent<'_>, out: &mut Vec<u8>) {
+    out.extend_from_slice(ev.action().as_bytes());
+    out.push(b'@');
+    out.extend_from_slice(ev.devpath());
+    out.push(0);
+    for (k, v) in ev.entries() {
+        out.extend_from_slice(k);
+        out.push(b'=');
+        out.extend_from_slice(v);
+        out.push(0);
+    }
+}
+
+/// Like [`encode`], but for an event whose environment may lack the
+/// keys every datagram carries (a sysfs `uevent` file, a monitor block
+/// printed without `--property`): `ACTION`, `DEVPATH` and `SUBSYSTEM`
+/// are put first and `SEQNUM` (`fallback_seqnum`) last when absent, in
+/// the kernel's order.
+pub fn encode_complete(
+    ev: &Uevent<'_>,
+    fallback_seqnum: u64,
+    out: &mut Vec<u8>,
+) {
+    let (mut action, mut devpath, mut subsystem, mut seqnum) =
+        (false, false, false, false);
+    for (k, _) in ev.entries() {
+        match k {
+            b"ACTION" => action = true,
+            b"DEVPATH" => devpath = true,
+            b"SUBSYSTEM" => subsystem = true,
+            b"SEQNUM" => seqnum = true,
+            _ => {}
+        }
+    }
+    out.extend_from_slice(ev.action().as_bytes());
+    out.push(b'@');
+    out.extend_from_slice(ev.devpath());
+    out.push(0);
+    let mut put = |k: &[u8], v: &[u8]| {
+        out.extend_from_slice(k);
+        out.push(b'=');
+        out.extend_from_slice(v);
+        out.push(0);
+    };
+    if !action {
+        put(b"ACTION", ev.action().as_bytes());
+    }
+    if !devpath {
+        put(b"DEVPATH", ev.devpath());
+    }
+    if let (false, Some(s)) = (subsystem, ev.subsystem()) {
+        put(b"SUBSYSTEM", s);
+    }
+    for (k, v) in ev.entries() {
+        put(k, v);
+    }
+    if !seqnum {
+        let n = ev.seqnum().unwrap_or(fallback_seqnum).to_string();
+        put(b"SEQNUM", n.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::uevent::Action;
+
+    const CARD: &[u8] = b"add@/devices/ap/card03\0ACTION=add\0\
+DEVPATH=/devices/ap/card03\0SUBSYSTEM=ap\0SYNTH_UUID=0\0DEVTYPE=ap_card\0\
+DEV_TYPE=000D\0MODALIAS=ap:t0D\0MODE=cca\0SEQNUM=1234\0";
+
+    #[test]
+    fn parses_ap_card() {
+        let ev = parse(CARD).unwrap();
+        assert_eq!(ev.action(), Action::Add);
+        assert_eq!(ev.devpath(), b"/devices/ap/card03");
+        assert_eq!(ev.subsystem(), Some(&b"ap"[..]));
+        assert_eq!(ev.devtype(), Some(&b"ap_card"[..]));
+        assert_eq!(ev.modalias(), Some(&b"ap:t0D"[..]));
+        assert_eq!(ev.seqnum(), Some(1234));
+        assert_eq!(ev.get(b"MODE"), Some(&b"cca"[..]));
+        assert_eq!(ev.len(), 9);
+        let mut out = Vec::new();
+        encode(&ev, &mut out);
+        assert_eq!(out, CARD);
+    }
+
+    fn kind(buf: &[u8]) -> (ErrorKind, u64) {
+        let e = parse(buf).unwrap_err();
+        (e.kind().clone(), e.offset())
+    }
+
+    #[test]
+    fn errors_carry_offsets() {
+        assert_eq!(kind(b"add/x\0ACTION=add\0"), (ErrorKind::MissingAt, 0));
+        assert_eq!(
+            kind(b"add@/x"),
+            (ErrorKind::Truncated { what: "datagram header" }, 6)
+        );
+        assert_eq!(
+            kind(b"add@/x\0ACTION=add\0DEVPATH=/y\0"),
+            (ErrorKind::HeaderMismatch { field: "DEVPATH" }, 26)
+        );
+        assert_eq!(
+            kind(b"add@/x\0ACTION=add\0DEVPATH=/x\0SUBSYSTEM=a\0"),
+            (ErrorKind::MissingField { field: "SEQNUM" }, 42)
+        );
+        assert_eq!(
+            kind(b"add@/x\0ACTION=add\0DEVPATH=/x\0SUBSYSTEM=a\0SEQNUM=1x\0"),
+            (ErrorKind::BadNumber { field: "SEQNUM" }, 49)
+        );
+        assert_eq!(
+            kind(b"add@/x\0ACTION=add\0NOEQ\0"),
+            (ErrorKind::EntryWithoutEquals, 18)
+        );
+        assert_eq!(
+            kind(b"add@/x\0ACTION=add\0\0"),
+            (ErrorKind::EmptyEntry, 18)
+        );
+        assert_eq!(
+            kind(b"add@/x\0ACTION=add\0DEVPATH=/x"),
+            (ErrorKind::Truncated { what: "environment entry" }, 28)
+        );
+        assert!(matches!(
+            kind(&vec![b'a'; MAX_RECORD + 1]).0,
+            ErrorKind::Oversized { .. }
+        ));
+    }
+
+    #[test]
+    fn value_may_end_in_newline() {
+        let buf = b"add@/c\0ACTION=add\0DEVPATH=/c\0SUBSYSTEM=cpu\0\
+MODALIAS=cpu:type:x86\n\0SEQNUM=1\0";
+        assert_eq!(
+            parse(buf).unwrap().modalias(),
+            Some(&b"cpu:type:x86\n"[..])
+        );
+    }
+}

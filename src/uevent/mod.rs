@@ -1,0 +1,449 @@
+//! Uevents as borrowed views, and one parser per wire or text format.
+//!
+//! Every parser returns a [`Uevent<'a>`] whose fields are slices of the
+//! input: nothing is copied, nothing is allocated. The environment is
+//! kept as the raw region of the input and split on demand by
+//! [`Uevent::entries`]; the fields that coldplug needs on every event
+//! (action, devpath, subsystem, devtype, driver, seqnum, modalias) are
+//! found in the single validating pass the parser makes.
+//!
+//! | format | module | separator | source |
+//! |---|---|---|---|
+//! | kernel netlink datagram | [`kernel`] | NUL | `lib/kobject_uevent.c` |
+//! | libudev netlink datagram | [`libudev`] | NUL | systemd `device-monitor.c` |
+//! | `udevadm monitor --property` | [`monitor`] | newline | systemd `udevadm-monitor.c` |
+//! | sysfs `uevent` file | [`sysfs`] | newline | `drivers/base/core.c` |
+//!
+//! Values are bytes: they may hold `=`, spaces, a trailing newline
+//! (the cpu MODALIAS, AP APMASK) and non-UTF-8.
+
+mod bytes;
+mod error;
+pub mod kernel;
+pub mod libudev;
+pub mod monitor;
+pub mod sysfs;
+
+pub use bytes::Bytes;
+pub use error::{ErrorKind, ParseError};
+
+use std::fmt;
+
+/// Largest record coldplug accepts: udev's receive buffer (8192 bytes,
+/// `device_monitor_receive_device`). The kernel's own limit is smaller
+/// (`UEVENT_BUFFER_SIZE` 2048 for the environment).
+pub const MAX_RECORD: usize = 8192;
+
+/// The uevent action, from the kernel's `kobject_actions[]`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action<'a> {
+    /// `add`
+    Add,
+    /// `remove`
+    Remove,
+    /// `change`
+    Change,
+    /// `move`
+    Move,
+    /// `online`
+    Online,
+    /// `offline`
+    Offline,
+    /// `bind` (4.14+)
+    Bind,
+    /// `unbind` (4.14+)
+    Unbind,
+    /// Anything else, kept as the bytes found.
+    Other(&'a [u8]),
+}
+
+impl<'a> Action<'a> {
+    /// Classify an action string.
+    pub fn from_bytes(b: &'a [u8]) -> Self {
+        match b {
+            b"add" => Action::Add,
+            b"remove" => Action::Remove,
+            b"change" => Action::Change,
+            b"move" => Action::Move,
+            b"online" => Action::Online,
+            b"offline" => Action::Offline,
+            b"bind" => Action::Bind,
+            b"unbind" => Action::Unbind,
+            other => Action::Other(other),
+        }
+    }
+
+    /// The action as the kernel spells it.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        match self {
+            Action::Add => b"add",
+            Action::Remove => b"remove",
+            Action::Change => b"change",
+            Action::Move => b"move",
+            Action::Online => b"online",
+            Action::Offline => b"offline",
+            Action::Bind => b"bind",
+            Action::Unbind => b"unbind",
+            Action::Other(b) => b,
+        }
+    }
+
+    /// True for the eight actions the kernel knows.
+    pub fn is_known(&self) -> bool {
+        !matches!(self, Action::Other(_))
+    }
+}
+
+impl fmt::Debug for Action<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&Bytes(self.as_bytes()), f)
+    }
+}
+
+impl fmt::Display for Action<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&Bytes(self.as_bytes()), f)
+    }
+}
+
+/// Who emitted the event: the kernel (netlink group 1) or udevd after
+/// rule processing (group 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// A kernel uevent.
+    Kernel,
+    /// A udev event (libudev datagram, `UDEV` monitor block).
+    Udev,
+}
+
+impl Source {
+    /// Lower-case name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Kernel => "kernel",
+            Source::Udev => "udev",
+        }
+    }
+}
+
+/// How environment entries are separated in [`Uevent::env`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Separator {
+    /// `KEY=VALUE\0` (datagrams).
+    Nul,
+    /// `KEY=VALUE\n` (monitor text, sysfs files).
+    Newline,
+}
+
+impl Separator {
+    fn byte(self) -> u8 {
+        match self {
+            Separator::Nul => 0,
+            Separator::Newline => b'\n',
+        }
+    }
+}
+
+/// One uevent, borrowing the buffer it was parsed from.
+#[derive(Clone, Copy)]
+pub struct Uevent<'a> {
+    pub(crate) source: Source,
+    pub(crate) action: Action<'a>,
+    pub(crate) devpath: &'a [u8],
+    pub(crate) subsystem: Option<&'a [u8]>,
+    pub(crate) devtype: Option<&'a [u8]>,
+    pub(crate) driver: Option<&'a [u8]>,
+    pub(crate) modalias: Option<&'a [u8]>,
+    pub(crate) seqnum: Option<u64>,
+    pub(crate) timestamp_ns: Option<u64>,
+    pub(crate) env: &'a [u8],
+    pub(crate) sep: Separator,
+}
+
+impl<'a> Uevent<'a> {
+    /// Kernel or udev.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+    /// The action.
+    pub fn action(&self) -> Action<'a> {
+        self.action
+    }
+    /// `DEVPATH` (for sysfs files: the path the caller gave).
+    pub fn devpath(&self) -> &'a [u8] {
+        self.devpath
+    }
+    /// `SUBSYSTEM`.
+    pub fn subsystem(&self) -> Option<&'a [u8]> {
+        self.subsystem
+    }
+    /// `DEVTYPE`.
+    pub fn devtype(&self) -> Option<&'a [u8]> {
+        self.devtype
+    }
+    /// `DRIVER`.
+    pub fn driver(&self) -> Option<&'a [u8]> {
+        self.driver
+    }
+    /// `MODALIAS`, as bytes (may end in a newline in a datagram).
+    pub fn modalias(&self) -> Option<&'a [u8]> {
+        self.modalias
+    }
+    /// `SEQNUM`.
+    pub fn seqnum(&self) -> Option<u64> {
+        self.seqnum
+    }
+    /// Timestamp in nanoseconds where the format carries one (monitor
+    /// text: the monotonic receive time; our trace: the record time).
+    pub fn timestamp_ns(&self) -> Option<u64> {
+        self.timestamp_ns
+    }
+    /// The raw environment region of the input.
+    pub fn env(&self) -> &'a [u8] {
+        self.env
+    }
+    /// How entries are separated in [`Uevent::env`].
+    pub fn separator(&self) -> Separator {
+        self.sep
+    }
+
+    /// The same event with another timestamp (the trace reader sets the
+    /// record time).
+    pub fn with_timestamp_ns(mut self, ns: Option<u64>) -> Self {
+        self.timestamp_ns = ns;
+        self
+    }
+
+    /// The same event marked as coming from `source`.
+    pub fn with_source(mut self, source: Source) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// Every `KEY=VALUE` entry in order, as borrowed slices.
+    pub fn entries(&self) -> Entries<'a> {
+        Entries { rest: self.env, sep: self.sep.byte() }
+    }
+
+    /// The value of the first entry named `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&'a [u8]> {
+        self.entries().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries().count()
+    }
+
+    /// True when the environment holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.env.is_empty()
+    }
+}
+
+impl fmt::Debug for Uevent<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Uevent");
+        d.field("source", &self.source)
+            .field("action", &self.action)
+            .field("devpath", &Bytes(self.devpath))
+            .field("seqnum", &self.seqnum)
+            .field("timestamp_ns", &self.timestamp_ns);
+        let entries: Vec<_> =
+            self.entries().map(|(k, v)| (Bytes(k), Bytes(v))).collect();
+        d.field("entries", &entries).finish()
+    }
+}
+
+/// Iterator over `KEY=VALUE` entries, splitting with `memchr`.
+#[derive(Clone)]
+pub struct Entries<'a> {
+    rest: &'a [u8],
+    sep: u8,
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let (entry, rest) = match memchr::memchr(self.sep, self.rest) {
+                Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+                None => (self.rest, &[][..]),
+            };
+            self.rest = rest;
+            if entry.is_empty() {
+                continue;
+            }
+            return Some(match memchr::memchr(b'=', entry) {
+                Some(i) => (&entry[..i], &entry[i + 1..]),
+                None => (entry, &[][..]),
+            });
+        }
+    }
+}
+
+/// The fields found in one pass over an environment, with their
+/// offsets for error messages. Shared by every format's parser.
+#[derive(Default)]
+pub(crate) struct Scan<'a> {
+    pub action: Option<(&'a [u8], usize)>,
+    pub devpath: Option<(&'a [u8], usize)>,
+    pub subsystem: Option<(&'a [u8], usize)>,
+    pub devtype: Option<&'a [u8]>,
+    pub driver: Option<&'a [u8]>,
+    pub modalias: Option<&'a [u8]>,
+    pub seqnum: Option<(&'a [u8], usize)>,
+}
+
+impl<'a> Scan<'a> {
+    /// Validate every entry of `env` (separated by `sep`, starting at
+    /// `base` in the caller's buffer) and pick out the common fields.
+    /// `trailing_ok` allows the final entry to lack its separator.
+    pub fn run(
+        env: &'a [u8],
+        sep: u8,
+        base: usize,
+        trailing_ok: bool,
+    ) -> Result<Self, ParseError> {
+        let mut scan = Scan::default();
+        let mut pos = 0;
+        while pos < env.len() {
+            let rest = &env[pos..];
+            let (entry, next) = match memchr::memchr(sep, rest) {
+                Some(i) => (&rest[..i], pos + i + 1),
+                None if trailing_ok => (rest, env.len()),
+                None => {
+                    return Err(ParseError::truncated(
+                        "environment entry",
+                        base + env.len(),
+                    ))
+                }
+            };
+            let at = base + pos;
+            if entry.is_empty() {
+                return Err(ParseError::new(ErrorKind::EmptyEntry, at));
+            }
+            let eq = memchr::memchr(b'=', entry).ok_or_else(|| {
+                ParseError::new(ErrorKind::EntryWithoutEquals, at)
+            })?;
+            if eq == 0 {
+                return Err(ParseError::new(ErrorKind::EmptyKey, at));
+            }
+            let (key, value) = (&entry[..eq], &entry[eq + 1..]);
+            let vat = at + eq + 1;
+            let slot = match key {
+                b"ACTION" => Some((&mut scan.action, "ACTION")),
+                b"DEVPATH" => Some((&mut scan.devpath, "DEVPATH")),
+                b"SUBSYSTEM" => Some((&mut scan.subsystem, "SUBSYSTEM")),
+                b"SEQNUM" => Some((&mut scan.seqnum, "SEQNUM")),
+                b"DEVTYPE" => {
+                    scan.devtype.get_or_insert(value);
+                    None
+                }
+                b"DRIVER" => {
+                    scan.driver.get_or_insert(value);
+                    None
+                }
+                b"MODALIAS" => {
+                    scan.modalias.get_or_insert(value);
+                    None
+                }
+                _ => None,
+            };
+            if let Some((slot, field)) = slot {
+                if slot.is_some() {
+                    return Err(ParseError::new(
+                        ErrorKind::DuplicateField { field },
+                        at,
+                    ));
+                }
+                *slot = Some((value, vat));
+            }
+            pos = next;
+        }
+        Ok(scan)
+    }
+
+    /// Parse `SEQNUM` as the kernel prints it: decimal u64, no sign, no
+    /// leading zeros beyond a lone `0`.
+    pub fn seqnum(&self) -> Result<Option<u64>, ParseError> {
+        match self.seqnum {
+            None => Ok(None),
+            Some((v, at)) => parse_u64(v)
+                .map(Some)
+                .ok_or_else(|| ParseError::bad_number("SEQNUM", at)),
+        }
+    }
+}
+
+/// Decimal u64 without sign or surrounding space; `None` on anything
+/// else, including overflow.
+pub fn parse_u64(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in v {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_round_trip() {
+        for a in [
+            "add", "remove", "change", "move", "online", "offline", "bind",
+            "unbind",
+        ] {
+            let act = Action::from_bytes(a.as_bytes());
+            assert!(act.is_known());
+            assert_eq!(act.as_bytes(), a.as_bytes());
+        }
+        assert_eq!(Action::from_bytes(b"frob"), Action::Other(b"frob"));
+    }
+
+    #[test]
+    fn u64_parsing() {
+        assert_eq!(parse_u64(b"0"), Some(0));
+        assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+        assert_eq!(parse_u64(b""), None);
+        assert_eq!(parse_u64(b"+1"), None);
+        assert_eq!(parse_u64(b"1 "), None);
+    }
+
+    #[test]
+    fn entries_keep_equals_and_bytes() {
+        let ev = Uevent {
+            source: Source::Kernel,
+            action: Action::Add,
+            devpath: b"/x",
+            subsystem: None,
+            devtype: None,
+            driver: None,
+            modalias: None,
+            seqnum: None,
+            timestamp_ns: None,
+            env: b"A=b=c\0B=\xff\n\0",
+            sep: Separator::Nul,
+        };
+        let e: Vec<_> = ev.entries().collect();
+        assert_eq!(
+            e,
+            vec![(&b"A"[..], &b"b=c"[..]), (&b"B"[..], &b"\xff\n"[..])]
+        );
+        assert_eq!(ev.get(b"B"), Some(&b"\xff\n"[..]));
+        assert_eq!(ev.get(b"C"), None);
+    }
+}
