@@ -24,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+pub mod policy;
 pub mod trace;
 pub mod uevent;
 
