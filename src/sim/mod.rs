@@ -1,4 +1,8 @@
 //! The coldplug replay engine: udevd's queue, workers and a virtual
 //! clock.
 
+pub mod cost;
+pub mod engine;
 pub mod queue;
+
+pub use cost::CostModel;

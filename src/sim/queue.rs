@@ -145,7 +145,7 @@ pub struct Dependencies<'t, 'a> {
 }
 
 impl<'t, 'a> Dependencies<'t, 'a> {
-    /// State for `events` events over `tree`.
+    /// State for `events` events over `tree` (more may be queued).
     pub fn new(tree: &'t PathTree<'a>, events: usize) -> Self {
         let n = tree.len();
         Dependencies {
@@ -166,6 +166,12 @@ impl<'t, 'a> Dependencies<'t, 'a> {
     /// once; otherwise it is reported by [`Dependencies::finish`] once
     /// its blockers are done.
     pub fn enqueue(&mut self, ev: usize, place: Place) -> bool {
+        if ev >= self.places.len() {
+            // Events the simulation adds (kernel events of loads).
+            let n = (ev + 1).max(self.places.len() * 2);
+            self.places.resize(n, Place::at(NONE));
+            self.span.resize(n, (0, 0));
+        }
         let start = self.waits.len();
         let waits = &mut self.waits;
         for n in place.iter() {
