@@ -4,5 +4,6 @@
 pub mod cost;
 pub mod engine;
 pub mod queue;
+pub mod rules;
 
 pub use cost::CostModel;
