@@ -49,14 +49,13 @@ impl Rules {
     }
 
     /// The modules the rules load for `ev`, in order.
-    pub fn loads<'r>(
+    pub fn loads<'r, 'e>(
         &'r self,
-        ev: &Uevent<'_>,
-    ) -> impl Iterator<Item = &'r str> {
-        let ev = *ev;
+        ev: &'e Uevent<'e>,
+    ) -> impl Iterator<Item = &'r str> + use<'r, 'e> {
         self.rules
             .iter()
-            .filter(move |r| r.matches.iter().all(|(k, v)| matches(&ev, k, v)))
+            .filter(move |r| r.matches.iter().all(|(k, v)| matches(ev, k, v)))
             .flat_map(|r| r.load.iter().map(String::as_str))
     }
 }
