@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod policy;
+pub mod report;
 pub mod sim;
 pub mod trace;
 pub mod uevent;
