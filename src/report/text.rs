@@ -55,8 +55,8 @@ pub fn write(out: &mut impl Write, r: &ReplayReport) -> io::Result<()> {
     if !r.modules_loaded.is_empty() {
         writeln!(
             out,
-            "    {:<22} {:>10} {:>10} {:>10}  {}",
-            "module", "KiB", "live ms", "seqnum", "trigger (devpath)"
+            "    {:<22} {:>10} {:>10} {:>10}  trigger (devpath)",
+            "module", "KiB", "live ms", "seqnum"
         )?;
         for m in &r.modules_loaded {
             writeln!(
