@@ -3,6 +3,7 @@
 
 pub mod cost;
 pub mod engine;
+pub mod prepare;
 pub mod queue;
 pub mod rules;
 
