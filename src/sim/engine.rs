@@ -128,7 +128,7 @@ pub struct Scenario<'t, 'a> {
 }
 
 /// Why an event ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Origin {
     /// From the trace (index into [`Scenario::events`]).
     Trace(u32),

@@ -5,6 +5,7 @@ pub mod cost;
 pub mod engine;
 pub mod prepare;
 pub mod queue;
+pub mod replay;
 pub mod rules;
 
 pub use cost::CostModel;
