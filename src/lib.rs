@@ -24,6 +24,8 @@
 
 #![deny(missing_docs)]
 
+pub mod gen;
+pub mod record;
 pub mod trace;
 pub mod uevent;
 
