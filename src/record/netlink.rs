@@ -222,6 +222,18 @@ impl Socket {
     }
 }
 
+/// Convert a libudev datagram into the kernel layout our trace stores:
+/// `ACTION@DEVPATH\0` then its properties, in udevd's order.
+pub fn udev_to_kernel(
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), uevent::ParseError> {
+    let ev = uevent::libudev::parse(payload)?;
+    out.clear();
+    uevent::kernel::encode(&ev, out);
+    Ok(())
+}
+
 /// When to stop recording.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Limits {
@@ -300,12 +312,10 @@ pub fn record<W: Write>(
                 writer.write_datagram(ts, Source::Kernel, payload)?;
             }
             Group::Udev => {
-                let Ok(ev) = uevent::libudev::parse(payload) else {
+                if udev_to_kernel(payload, &mut conv).is_err() {
                     rep.malformed += 1;
                     continue;
-                };
-                conv.clear();
-                uevent::kernel::encode(&ev, &mut conv);
+                }
                 writer.write_datagram(ts, Source::Udev, &conv)?;
             }
         }

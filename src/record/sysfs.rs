@@ -354,7 +354,9 @@ pub fn synth_datagram(
     put("SUBSYSTEM=", entry.subsystem.as_bytes());
     put("SYNTH_UUID=", uuid.as_bytes());
     let mut prev_nonempty = false;
-    for line in uevent_text.split(|&b| b == b'\n') {
+    // Every line ends in '\n'; drop the last one before splitting.
+    let body = uevent_text.strip_suffix(b"\n").unwrap_or(uevent_text);
+    for line in body.split(|&b| b == b'\n') {
         if line.is_empty() {
             if prev_nonempty {
                 // uevent_show printed "VALUE\n\n": the value ends in \n.
