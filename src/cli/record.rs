@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -62,7 +62,7 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-fn open_output(p: &PathBuf) -> anyhow::Result<Box<dyn Write>> {
+fn open_output(p: &Path) -> anyhow::Result<Box<dyn Write>> {
     Ok(if p.as_os_str() == "-" {
         Box::new(BufWriter::new(io::stdout()))
     } else {
@@ -72,7 +72,7 @@ fn open_output(p: &PathBuf) -> anyhow::Result<Box<dyn Write>> {
     })
 }
 
-fn run_sysfs(a: &Args, root: &PathBuf) -> Outcome {
+fn run_sysfs(a: &Args, root: &Path) -> Outcome {
     let out = open_output(&a.output)?;
     let desc = format!(
         "coldplug record --sysfs {}: udevadm trigger --type={} \
