@@ -565,3 +565,35 @@ fn cli_rejects_bad_arguments() {
         .assert()
         .code(2);
 }
+
+/// The traces in traces/generated/ are what the generator makes today
+/// (commands in traces/README.md).
+#[test]
+fn committed_traces_are_current() {
+    let dir = format!("{}/traces/generated", env!("CARGO_MANIFEST_DIR"));
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "s390-small-6.12.trace",
+            &["--preset", "small", "--era", "6.12", "--phase", "all"],
+        ),
+        (
+            "s390-small-6.12.monitor.txt",
+            &[
+                "--preset", "small", "--era", "6.12", "--phase", "all",
+                "--format", "monitor",
+            ],
+        ),
+        (
+            "s390-small-5.10.trace",
+            &["--preset", "small", "--era", "5.10", "--phase", "all"],
+        ),
+        ("s390-medium-6.12.trace", &["--preset", "medium", "--era", "6.12"]),
+        ("s390-medium-4.18.trace", &["--preset", "medium", "--era", "4.18"]),
+    ];
+    for (file, args) in cases {
+        let want = std::fs::read(format!("{dir}/{file}")).unwrap();
+        let got = bin().args(["gen", "s390"]).args(args).output().unwrap();
+        assert!(got.status.success());
+        assert!(got.stdout == want, "{file} is stale: regenerate it");
+    }
+}
