@@ -5,6 +5,10 @@
 //! `modules.alias` exactly as libkmod does, resolves modprobe.d policy,
 //! and measures how long that takes during boot on large IBM Z LPARs.
 //!
+//! Traces come from recordings ([`record`]: live netlink, or a sysfs
+//! walk) or from the generator ([`gen`]: IBM Z LPARs of any size, per
+//! kernel era).
+//!
 //! # Example
 //!
 //! ```

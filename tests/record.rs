@@ -390,6 +390,20 @@ fn live_netlink_receives_a_synthetic_event() {
                 assert_eq!(ev.devpath(), b"/devices/virtual/mem/null");
                 assert_eq!(ev.subsystem(), Some(&b"mem"[..]));
                 assert_eq!(ev.get(b"MAJOR"), Some(&b"1"[..]));
+                // The walker's synthetic event for the same device is
+                // the kernel's, key for key, but for SYNTH_UUID and
+                // SEQNUM.
+                let entry = sysfs::Entry {
+                    devpath: "/devices/virtual/mem/null".into(),
+                    subsystem: "mem".into(),
+                    kind: sysfs::EntryKind::Device,
+                };
+                let text = fs::read(NULL_UEVENT).unwrap();
+                let seq = ev.seqnum().unwrap();
+                let mut ours = Vec::new();
+                sysfs::synth_datagram(&entry, &text, &uuid, seq, &mut ours)
+                    .unwrap();
+                assert_eq!(ours, &buf[..len]);
                 return;
             }
             Received::Timeout | Received::Overrun => {}
