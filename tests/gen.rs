@@ -597,3 +597,87 @@ fn committed_traces_are_current() {
         assert!(got.stdout == want, "{file} is stale: regenerate it");
     }
 }
+
+/// zcrypt built in: each AP add is followed by its bind, the scan ends
+/// with BINDINGS=complete COMPLETECOUNT=1, the trigger's adds carry
+/// DRIVER and the two driver kobjects are triggered too.
+#[test]
+fn zcrypt_builtin_binds_during_the_scan() {
+    let mut cfg = Config::new(Preset::Small, Era::V6_12);
+    cfg.phase = Phase::All;
+    cfg.zcrypt_builtin = true;
+    let c = cfg.counts();
+    assert_eq!(c.boot, 3 * 22 + 4 * 8 + 2 * 10 + 2);
+    assert_eq!(c.coldplug, 58 + 2);
+    let all = datagrams(&cfg);
+    assert_eq!(all.len() as u64, c.boot + c.coldplug);
+    let ap: Vec<(String, String)> = all
+        .iter()
+        .map(|d| kernel::parse(d).unwrap())
+        .filter(|e| {
+            e.subsystem() == Some(b"ap") && e.get(b"SYNTH_UUID").is_none()
+        })
+        .map(|e| {
+            (
+                String::from_utf8_lossy(e.action().as_bytes()).into_owned(),
+                String::from_utf8_lossy(e.devpath()).into_owned(),
+            )
+        })
+        .collect();
+    let s = |a: &str, p: &str| (a.to_string(), p.to_string());
+    assert_eq!(
+        ap[..4],
+        [
+            s("add", "/devices/ap/card00"),
+            s("bind", "/devices/ap/card00"),
+            s("add", "/devices/ap/card00/00.0000"),
+            s("bind", "/devices/ap/card00/00.0000"),
+        ]
+    );
+    assert_eq!(
+        ap[ap.len() - 2..],
+        [s("change", "/devices/ap"), s("change", "/devices/ap")]
+    );
+    let last = all
+        .iter()
+        .rposition(|d| d.starts_with(b"change@/devices/ap\0"))
+        .unwrap();
+    assert_eq!(
+        entries(&all[last])[3..5],
+        [
+            ("BINDINGS".to_string(), "complete".to_string()),
+            ("COMPLETECOUNT".to_string(), "1".to_string())
+        ]
+    );
+    let bind = find(&all, "bind", "/devices/ap/card00/00.0001");
+    assert_eq!(
+        keys(bind),
+        [
+            "ACTION",
+            "DEVPATH",
+            "SUBSYSTEM",
+            "DEVTYPE",
+            "DRIVER",
+            "MODE",
+            "SEQNUM"
+        ]
+    );
+    assert!(entries(bind).contains(&("DRIVER".into(), "cex4queue".into())));
+    let add = all
+        .iter()
+        .find(|d| {
+            d.starts_with(b"add@/devices/ap/card01\0")
+                && keys(d).contains(&"SYNTH_UUID".into())
+        })
+        .unwrap();
+    assert_eq!(
+        entries(add)[4..6],
+        [
+            ("DEVTYPE".to_string(), "ap_card".to_string()),
+            ("DRIVER".to_string(), "cex4card".to_string())
+        ]
+    );
+    assert!(all
+        .iter()
+        .any(|d| d.starts_with(b"add@/bus/ap/drivers/cex4queue\0")));
+}

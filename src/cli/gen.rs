@@ -94,6 +94,10 @@ struct S390Args {
     /// Append the qeth ccwgroup add/bind pairs of zdev's group writes.
     #[arg(long)]
     qeth_groups: bool,
+    /// zcrypt is built in: AP adds are followed by cex4card/cex4queue
+    /// binds and BINDINGS=complete.
+    #[arg(long)]
+    zcrypt_builtin: bool,
     /// Append APMASK/AQMASK change events (kernels 5.19+).
     #[arg(long)]
     mask_change: bool,
@@ -158,6 +162,7 @@ fn config(a: &S390Args) -> anyhow::Result<Config> {
     c.uuid = a.uuid;
     c.qeth_groups = a.qeth_groups;
     c.mask_change = a.mask_change;
+    c.zcrypt_builtin = a.zcrypt_builtin;
     c.rate = a.rate;
     c.boot_at_ns = seconds_ns(a.boot_at, "--boot-at")?;
     c.trigger_at_ns = seconds_ns(a.trigger_at, "--trigger-at")?;

@@ -19,7 +19,11 @@
 //!    bus's first scan (`ap_scan_bus`, queued on `system_long_wq` by a
 //!    `device_initcall`): per adapter the card `add`, then its queues,
 //!    then the root's `INITSCAN=done` and, when there are no queues,
-//!    `BINDINGS=complete`. No `bind`: zcrypt is a module.
+//!    `BINDINGS=complete`. No `bind`: zcrypt is a module, unless
+//!    `--zcrypt-builtin`, where each `add` is followed by its `bind`
+//!    (cex4card, cex4queue) and the scan ends with `BINDINGS=complete`
+//!    (`ap_check_bindings_complete` after `ap_scan_bus_count` reaches
+//!    1; the per-probe checks before that do nothing).
 //! 2. **Coldplug** (default): what udevd receives. With `--ap-scan
 //!    late` the first AP scan ends after udevd started, so its events
 //!    come here. Then the adds of `udevadm trigger --action=add`, in
@@ -49,7 +53,7 @@ use std::io::{self, Write};
 
 use super::s390::{
     mix, ApScan, Card, CcwId, Config, Kind, Layout, Phase, Subchannel,
-    TriggerType, UuidMode, SUBSYSTEM_EVENTS, TAG_UUID,
+    TriggerType, UuidMode, TAG_UUID,
 };
 use crate::uevent::{self, Source};
 
@@ -273,37 +277,55 @@ fn ap_keys<S: Sink>(
     }
 }
 
-fn ap_card<S: Sink>(
+/// The driver zcrypt_cex4 binds to AP cards (true) or queues.
+fn zcrypt_driver(card: bool) -> &'static [u8] {
+    if card {
+        b"cex4card"
+    } else {
+        b"cex4queue"
+    }
+}
+
+/// A card (`domain` None) or queue event.
+fn ap_event<S: Sink>(
     e: &mut Emitter<'_, S>,
     cfg: &Config,
     card: &Card,
+    domain: Option<u16>,
+    action: &[u8],
     synth: bool,
 ) -> io::Result<()> {
-    e.set_path_card(card.id);
-    e.begin(b"add", b"ap");
+    match domain {
+        None => e.set_path_card(card.id),
+        Some(d) => e.set_path_queue(card.id, d),
+    }
+    e.begin(action, b"ap");
     if synth {
         e.synth_uuid();
     }
-    e.kv(b"DEVTYPE", b"ap_card");
-    ap_keys(e, cfg, card, false);
+    let is_card = domain.is_none();
+    e.kv(b"DEVTYPE", if is_card { b"ap_card" } else { b"ap_queue" });
+    // Bound when zcrypt is built in (the bind itself already sees it).
+    if cfg.zcrypt_builtin && (synth || action == b"bind") {
+        e.kv(b"DRIVER", zcrypt_driver(is_card));
+    }
+    ap_keys(e, cfg, card, !is_card);
     e.finish()
 }
 
-fn ap_queue<S: Sink>(
+/// A device's add during a scan, then its bind when a driver is there.
+fn ap_scanned<S: Sink>(
     e: &mut Emitter<'_, S>,
     cfg: &Config,
     card: &Card,
-    domain: u16,
+    domain: Option<u16>,
     synth: bool,
 ) -> io::Result<()> {
-    e.set_path_queue(card.id, domain);
-    e.begin(b"add", b"ap");
-    if synth {
-        e.synth_uuid();
+    ap_event(e, cfg, card, domain, b"add", synth)?;
+    if !synth && cfg.zcrypt_builtin {
+        ap_event(e, cfg, card, domain, b"bind", false)?;
     }
-    e.kv(b"DEVTYPE", b"ap_queue");
-    ap_keys(e, cfg, card, true);
-    e.finish()
+    Ok(())
 }
 
 /// Every AP device, cards each followed by their queues: both the
@@ -316,9 +338,9 @@ fn ap_devices<S: Sink>(
     let s = &cfg.sizes;
     for id in 0..s.cards {
         let card = cfg.card(id as u8);
-        ap_card(e, cfg, &card, synth)?;
+        ap_scanned(e, cfg, &card, None, synth)?;
         for d in s.first_domain..s.first_domain + s.domains {
-            ap_queue(e, cfg, &card, d, synth)?;
+            ap_scanned(e, cfg, &card, Some(d), synth)?;
         }
     }
     Ok(())
@@ -336,8 +358,10 @@ fn ap_scan<S: Sink>(e: &mut Emitter<'_, S>, cfg: &Config) -> io::Result<()> {
         e.finish()?;
     }
     let queues = u32::from(cfg.sizes.cards) * u32::from(cfg.sizes.domains);
-    if b.bindings_complete && queues == 0 {
-        // ap_check_bindings_complete after the first scan: 0 of 0 bound.
+    if b.bindings_complete && (queues == 0 || cfg.zcrypt_builtin) {
+        // ap_check_bindings_complete at the end of the first scan (the
+        // per-probe checks wait for ap_scan_bus_count >= 1): every
+        // queue bound, or none there.
         e.set_path_root_ap();
         e.begin(b"change", b"ap");
         e.kv(b"BINDINGS", b"complete");
@@ -460,7 +484,7 @@ fn coldplug<S: Sink>(
         ap_scan(e, cfg)?;
     }
     if cfg.trigger_type == TriggerType::All {
-        for (path, subsystem) in SUBSYSTEM_EVENTS {
+        for (path, subsystem) in cfg.subsystem_events() {
             e.path.clear();
             e.path.extend_from_slice(path.as_bytes());
             e.begin(b"add", subsystem.as_bytes());
@@ -689,11 +713,14 @@ mod tests {
 
     #[test]
     fn counts_match_emitted() {
-        for era in Era::ALL {
+        for (era, zcrypt) in
+            Era::ALL.into_iter().flat_map(|e| [(e, false), (e, true)])
+        {
             let mut cfg = Config::new(Preset::Small, era);
             cfg.phase = Phase::All;
             cfg.qeth_groups = true;
             cfg.mask_change = true;
+            cfg.zcrypt_builtin = zcrypt;
             let mut n = 0u64;
             let s = generate(&cfg, &mut |_: u64, _: &[u8]| {
                 n += 1;

@@ -342,6 +342,12 @@ pub struct Config {
     /// Append the qeth ccwgroup add/bind pairs that zdev's group writes
     /// cause once qeth is loaded.
     pub qeth_groups: bool,
+    /// zcrypt and zcrypt_cex4 are built in (`CONFIG_ZCRYPT=y`): their
+    /// drivers are registered before the first AP scan, so every AP
+    /// `add` is followed by a `bind` (cex4card, cex4queue) and the
+    /// scan ends with `BINDINGS=complete`; the trigger's adds carry
+    /// DRIVER and `--trigger-type all` adds the two driver kobjects.
+    pub zcrypt_builtin: bool,
     /// Append an APMASK and an AQMASK change (zdev's persisted masks
     /// written at boot), in eras that send them.
     pub mask_change: bool,
@@ -370,6 +376,7 @@ impl Config {
             trigger_type: TriggerType::All,
             uuid: UuidMode::Zero,
             qeth_groups: false,
+            zcrypt_builtin: false,
             mask_change: false,
             rate: 20_000,
             boot_at_ns: 500_000_000,
@@ -718,7 +725,10 @@ impl Config {
     ///   early`, in the coldplug phase with `late`.
     /// - coldplug trigger: 4 bus/driver adds with `--trigger-type all`
     ///   (`/bus/ap`, `/bus/ccw`, `/bus/css`,
-    ///   `/bus/css/drivers/io_subchannel`), C + Q AP adds, 2P CSS adds.
+    ///   `/bus/css/drivers/io_subchannel`; 6 with `--zcrypt-builtin`),
+    ///   C + Q AP adds, 2P CSS adds.
+    /// - `--zcrypt-builtin`: the AP scan has an add and a bind per
+    ///   device, and always ends with BINDINGS (5.10+).
     /// - + 2G with `--qeth-groups`, + 2 with `--mask-change` (6.1+).
     pub fn counts(&self) -> Counts {
         let b = self.era.behaviour();
@@ -734,10 +744,13 @@ impl Config {
         } else {
             3 * present + 4 * absent
         };
-        let ap_scan = cards
-            + queues
+        let ap_devices = cards + queues;
+        // With zcrypt built in every device is bound during the scan,
+        // so the scan-end check finds all queues bound.
+        let all_bound = queues == 0 || self.zcrypt_builtin;
+        let ap_scan = ap_devices * (1 + u64::from(self.zcrypt_builtin))
             + u64::from(b.initscan)
-            + u64::from(b.bindings_complete && queues == 0);
+            + u64::from(b.bindings_complete && all_bound);
         let mut boot = css_boot;
         let mut coldplug = 0;
         match self.ap_scan {
@@ -745,7 +758,7 @@ impl Config {
             ApScan::Late => coldplug += ap_scan,
         }
         if self.trigger_type == TriggerType::All {
-            coldplug += SUBSYSTEM_EVENTS.len() as u64;
+            coldplug += self.subsystem_events().count() as u64;
         }
         coldplug += cards + queues + 2 * present;
         if self.qeth_groups {
@@ -761,14 +774,28 @@ impl Config {
 /// The bus and driver kobjects `udevadm trigger --type=all` adds for
 /// the s390 buses, in its sort order, with their SUBSYSTEM. Only
 /// built-in drivers are registered at coldplug time: io_subchannel (cio
-/// is built in); zcrypt, dasd, qeth, zfcp, tape and vfio drivers are
-/// modules. `/sys/module/*` and other buses are not modelled.
-pub const SUBSYSTEM_EVENTS: [(&str, &str); 4] = [
+/// is built in), and cex4card/cex4queue with `--zcrypt-builtin`; dasd,
+/// qeth, zfcp, tape and vfio drivers are modules. `/sys/module/*` and
+/// other buses are not modelled.
+pub const SUBSYSTEM_EVENTS: [(&str, &str); 6] = [
     ("/bus/ap", "bus"),
+    ("/bus/ap/drivers/cex4card", "drivers"),
+    ("/bus/ap/drivers/cex4queue", "drivers"),
     ("/bus/ccw", "bus"),
     ("/bus/css", "bus"),
     ("/bus/css/drivers/io_subchannel", "drivers"),
 ];
+
+impl Config {
+    /// The entries of [`SUBSYSTEM_EVENTS`] this LPAR has.
+    pub fn subsystem_events(
+        &self,
+    ) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        SUBSYSTEM_EVENTS.into_iter().filter(|(p, _)| {
+            self.zcrypt_builtin || !p.starts_with("/bus/ap/drivers/")
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {
