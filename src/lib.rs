@@ -5,6 +5,10 @@
 //! `modules.alias` exactly as libkmod does, resolves modprobe.d policy,
 //! and measures how long that takes during boot on large IBM Z LPARs.
 //!
+//! Traces come from recordings ([`record`]: live netlink, or a sysfs
+//! walk) or from the generator ([`gen`]: IBM Z LPARs of any size, per
+//! kernel era).
+//!
 //! # Example
 //!
 //! ```
@@ -24,7 +28,9 @@
 
 #![deny(missing_docs)]
 
+pub mod gen;
 pub mod policy;
+pub mod record;
 pub mod report;
 pub mod sim;
 pub mod trace;

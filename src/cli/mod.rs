@@ -3,6 +3,8 @@
 
 mod convert;
 mod exit;
+mod gen;
+mod record;
 mod stat;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +33,12 @@ enum Command {
     /// Import a trace in any supported format into coldplug's own format.
     #[command(after_help = EXIT_CODES)]
     Convert(convert::Args),
+    /// Generate a synthetic trace (`gen s390`: an IBM Z LPAR).
+    #[command(after_help = EXIT_CODES)]
+    Gen(gen::Args),
+    /// Record uevents from netlink, or synthesize a coldplug from sysfs.
+    #[command(after_help = EXIT_CODES)]
+    Record(record::Args),
 }
 
 /// Parse the command line, run, and return the exit code.
@@ -39,6 +47,8 @@ pub fn run() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Stat(a) => stat::run(a),
         Command::Convert(a) => convert::run(a),
+        Command::Gen(a) => gen::run(a),
+        Command::Record(a) => record::run(a),
     };
     exit::finish(result)
 }

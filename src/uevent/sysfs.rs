@@ -130,7 +130,7 @@ impl<'a> Iterator for Snapshot<'a> {
         let (first, mut body) = line_at(text, start);
         let res = match first.strip_prefix(b"P: ") {
             None => Err(ParseError::bad_line("'P: devpath'", start)),
-            Some(devpath) if devpath.is_empty() => Err(ParseError::new(
+            Some([]) => Err(ParseError::new(
                 ErrorKind::Empty { what: "devpath" },
                 start,
             )),
