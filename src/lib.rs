@@ -20,10 +20,16 @@
 //! ```
 //!
 //! # Features
-//! - `kmod-ffi`: link Debian's libkmod for the live oracle tests.
+//! - `kmod-ffi`: link Debian's libkmod for the live oracle tests and
+//!   the `libkmod` resolver backend ([`kmod_ffi`]).
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "kmod-ffi")]
+pub mod kmod_ffi;
+pub mod matcher;
+pub mod modindex;
+pub mod resolve;
 pub mod trace;
 pub mod uevent;
 
