@@ -6,8 +6,9 @@
 //! for negation (we assume `POSIXLY_CORRECT` is unset, as in udevd),
 //! ranges compare byte values (the C locale's collation), `[:class:]`
 //! uses the C locale's ASCII classes, `[=c=]` and `[.c.]` accept
-//! single bytes only. An unterminated `[` is an ordinary byte unless
-//! one of its members matched first (then glibc fails the match).
+//! single bytes only. An unterminated `[` is an ordinary byte (glibc
+//! 2.36 rescans it so even when a member matched first, bug 28792),
+//! except that a broken `[=`, `[.` or trailing `\\` inside it fails.
 //!
 //! glibc backtracks only to the last `*` it has passed (its `ends`
 //! mechanism); the loop below does the same, so it is O(len(pattern) ·
@@ -226,7 +227,8 @@ fn bracket(p: &[u8], open: usize, f: u8) -> Bracket {
             break;
         }
         if c == 0 {
-            return Bracket::NoMatch;
+            // glibc >= 2.36 (bug 28792): rescan the `[` as a plain byte.
+            return Bracket::Literal;
         }
         if c == b'\\' {
             if at(p, q) == 0 {
