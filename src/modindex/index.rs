@@ -183,7 +183,9 @@ impl Index {
             if off == 0 {
                 continue;
             }
-            if off < HEADER_LEN || off >= buf.len() {
+            // A node without flags has no bytes: an empty index is a
+            // bare header whose root points just past it.
+            if off < HEADER_LEN || off > buf.len() {
                 return Err(bad_offset(from, "node offset", off as u32));
             }
             let (w, b) = (off / 64, 1u64 << (off % 64));
