@@ -3,6 +3,7 @@
 
 mod convert;
 mod exit;
+mod resolve;
 mod stat;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,10 @@ enum Command {
     /// Import a trace in any supported format into coldplug's own format.
     #[command(after_help = EXIT_CODES)]
     Convert(convert::Args),
+    /// Resolve modaliases to modules exactly as libkmod 30 does (like
+    /// `modprobe -R`, or the golden `ALIAS<TAB>MODULES` format with `-`).
+    #[command(after_help = EXIT_CODES)]
+    Resolve(resolve::Args),
 }
 
 /// Parse the command line, run, and return the exit code.
@@ -39,6 +44,7 @@ pub fn run() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Stat(a) => stat::run(a),
         Command::Convert(a) => convert::run(a),
+        Command::Resolve(a) => resolve::run(a),
     };
     exit::finish(result)
 }
