@@ -24,7 +24,8 @@
 //! ```
 //!
 //! # Features
-//! - `kmod-ffi`: link Debian's libkmod for the live oracle tests.
+//! - `kmod-ffi`: link Debian's libkmod for the live oracle tests and
+//!   the `libkmod` resolver backend ([`kmod_ffi`]).
 
 #![deny(missing_docs)]
 
@@ -33,6 +34,11 @@ pub mod policy;
 pub mod record;
 pub mod report;
 pub mod sim;
+#[cfg(feature = "kmod-ffi")]
+pub mod kmod_ffi;
+pub mod matcher;
+pub mod modindex;
+pub mod resolve;
 pub mod trace;
 pub mod uevent;
 

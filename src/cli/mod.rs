@@ -5,6 +5,7 @@ mod convert;
 mod exit;
 mod gen;
 mod record;
+mod resolve;
 mod stat;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,10 @@ enum Command {
     /// Record uevents from netlink, or synthesize a coldplug from sysfs.
     #[command(after_help = EXIT_CODES)]
     Record(record::Args),
+    /// Resolve modaliases to modules exactly as libkmod 30 does (like
+    /// `modprobe -R`, or the golden `ALIAS<TAB>MODULES` format with `-`).
+    #[command(after_help = EXIT_CODES)]
+    Resolve(resolve::Args),
 }
 
 /// Parse the command line, run, and return the exit code.
@@ -49,6 +54,7 @@ pub fn run() -> std::process::ExitCode {
         Command::Convert(a) => convert::run(a),
         Command::Gen(a) => gen::run(a),
         Command::Record(a) => record::run(a),
+        Command::Resolve(a) => resolve::run(a),
     };
     exit::finish(result)
 }

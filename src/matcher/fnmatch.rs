@@ -1,0 +1,389 @@
+//! glibc's `fnmatch(pattern, string, 0)` in the C locale, as libkmod
+//! calls it (glibc 2.36 `posix/fnmatch_loop.c`, single-byte path).
+//!
+//! Flags 0 means: `*` and `?` match any byte including `/` and a
+//! leading `.`; `\` escapes the next byte; brackets take `!` or `^`
+//! for negation (we assume `POSIXLY_CORRECT` is unset, as in udevd),
+//! ranges compare byte values (the C locale's collation), `[:class:]`
+//! uses the C locale's ASCII classes, `[=c=]` and `[.c.]` accept
+//! single bytes only. An unterminated `[` is an ordinary byte (glibc
+//! 2.36 rescans it so even when a member matched first, bug 28792),
+//! except that a broken `[=`, `[.` or trailing `\\` inside it fails.
+//!
+//! glibc backtracks only to the last `*` it has passed (its `ends`
+//! mechanism); the loop below does the same, so it is O(len(pattern) ·
+//! len(string)) in the worst case and never exponential. Every
+//! element other than `*` consumes exactly one byte of the string.
+
+/// glibc's `CHAR_CLASS_MAX_LENGTH` (a longer `[:name:]` never matches).
+const CHAR_CLASS_MAX_LENGTH: usize = 256;
+
+#[inline]
+fn at(p: &[u8], i: usize) -> u8 {
+    p.get(i).copied().unwrap_or(0)
+}
+
+/// What one bracket expression does with one byte of the string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bracket {
+    /// It matched; the pattern goes on at this index.
+    Match(usize),
+    /// It did not (or the expression is malformed).
+    NoMatch,
+    /// Unterminated: glibc rescans the `[` as an ordinary byte.
+    Literal,
+}
+
+fn class_matches(name: &[u8], c: u8) -> Option<bool> {
+    let a = c.is_ascii();
+    Some(match name {
+        b"alnum" => c.is_ascii_alphanumeric(),
+        b"alpha" => c.is_ascii_alphabetic(),
+        b"blank" => c == b' ' || c == b'\t',
+        b"cntrl" => a && c.is_ascii_control(),
+        b"digit" => c.is_ascii_digit(),
+        b"graph" => c.is_ascii_graphic(),
+        b"lower" => c.is_ascii_lowercase(),
+        b"print" => c.is_ascii_graphic() || c == b' ',
+        b"punct" => c.is_ascii_punctuation(),
+        b"space" => matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'),
+        b"upper" => c.is_ascii_uppercase(),
+        b"xdigit" => c.is_ascii_hexdigit(),
+        _ => return None,
+    })
+}
+
+/// The bracket expression whose `[` is at `p[open]`, against byte `f`.
+fn bracket(p: &[u8], open: usize, f: u8) -> Bracket {
+    let mut q = open + 1;
+    let not = at(p, q) == b'!' || at(p, q) == b'^';
+    if not {
+        q += 1;
+    }
+    let mut c = at(p, q);
+    q += 1;
+    let matched = 'main: loop {
+        // `normal` is glibc's `normal_bracket` label: c is a plain member
+        // byte, q points just past it. `plain` is the path that reaches
+        // it without a `goto`, the only one that looks for `[.x.]`.
+        let mut normal = false;
+        let mut plain = false;
+        if c == b'\\' {
+            if at(p, q) == 0 {
+                return Bracket::NoMatch;
+            }
+            c = at(p, q);
+            q += 1;
+            normal = true;
+        } else if c == b'[' && at(p, q) == b':' {
+            let startp = q;
+            let mut name = [0u8; CHAR_CLASS_MAX_LENGTH];
+            let mut n = 0;
+            loop {
+                if n == CHAR_CLASS_MAX_LENGTH {
+                    return Bracket::NoMatch;
+                }
+                q += 1;
+                c = at(p, q);
+                if c == b':' && at(p, q + 1) == b']' {
+                    q += 2;
+                    break;
+                }
+                if !(b'a'..b'z').contains(&c) {
+                    q = startp;
+                    c = b'[';
+                    normal = true;
+                    break;
+                }
+                name[n] = c;
+                n += 1;
+            }
+            if !normal {
+                match class_matches(&name[..n], f) {
+                    None => return Bracket::NoMatch,
+                    Some(true) => break 'main q,
+                    Some(false) => {}
+                }
+                c = at(p, q);
+                q += 1;
+            }
+        } else if c == b'[' && at(p, q) == b'=' {
+            let startp = q;
+            q += 1;
+            c = at(p, q);
+            if c == 0 {
+                q = startp;
+                c = b'[';
+                normal = true;
+            } else {
+                let eq = c;
+                q += 1;
+                c = at(p, q);
+                if c != b'=' || at(p, q + 1) != b']' {
+                    q = startp;
+                    c = b'[';
+                    normal = true;
+                } else {
+                    q += 2;
+                    if f == eq {
+                        break 'main q;
+                    }
+                    c = at(p, q);
+                    q += 1;
+                }
+            }
+        } else if c == 0 {
+            return Bracket::Literal;
+        } else {
+            normal = true;
+            plain = true;
+        }
+        if normal {
+            let cold;
+            if plain && c == b'[' && at(p, q) == b'.' {
+                // `[.x.]`: only one-byte names exist in the C locale.
+                let startp = q;
+                let mut n = 0;
+                loop {
+                    q += 1;
+                    c = at(p, q);
+                    if c == b'.' && at(p, q + 1) == b']' {
+                        q += 2;
+                        break;
+                    }
+                    if c == 0 {
+                        return Bracket::NoMatch;
+                    }
+                    n += 1;
+                }
+                let is_range = at(p, q) == b'-' && at(p, q + 1) != 0;
+                if n != 1 {
+                    return Bracket::NoMatch;
+                }
+                let sym = at(p, startp + 1);
+                if !is_range && f == sym {
+                    break 'main q;
+                }
+                cold = sym;
+            } else {
+                let is_range = at(p, q) == b'-'
+                    && at(p, q + 1) != 0
+                    && at(p, q + 1) != b']';
+                if !is_range && c == f {
+                    break 'main q;
+                }
+                cold = c;
+            }
+            c = at(p, q);
+            q += 1;
+            if c == b'-' && at(p, q) != b']' {
+                let mut cend = at(p, q);
+                q += 1;
+                if cend == b'[' && at(p, q) == b'.' {
+                    let startp = q;
+                    let mut n = 0;
+                    loop {
+                        q += 1;
+                        c = at(p, q);
+                        if c == b'.' && at(p, q + 1) == b']' {
+                            q += 2;
+                            break;
+                        }
+                        if c == 0 {
+                            return Bracket::NoMatch;
+                        }
+                        n += 1;
+                    }
+                    if n != 1 {
+                        return Bracket::NoMatch;
+                    }
+                    cend = at(p, startp + 1);
+                } else {
+                    if cend == b'\\' {
+                        cend = at(p, q);
+                        q += 1;
+                    }
+                    if cend == 0 {
+                        return Bracket::NoMatch;
+                    }
+                }
+                if cold <= f && f <= cend {
+                    break 'main q;
+                }
+                c = at(p, q);
+                q += 1;
+            }
+        }
+        if c == b']' {
+            return if not { Bracket::Match(q) } else { Bracket::NoMatch };
+        }
+    };
+    // glibc's `matched:` label: skip the rest of the expression.
+    let mut q = matched;
+    loop {
+        let c = at(p, q);
+        q += 1;
+        if c == b']' {
+            break;
+        }
+        if c == 0 {
+            // glibc >= 2.36 (bug 28792): rescan the `[` as a plain byte.
+            return Bracket::Literal;
+        }
+        if c == b'\\' {
+            if at(p, q) == 0 {
+                return Bracket::NoMatch;
+            }
+            q += 1;
+        } else if c == b'[' && at(p, q) == b':' {
+            let startp = q;
+            let mut n = 0;
+            loop {
+                q += 1;
+                let c = at(p, q);
+                n += 1;
+                if n == CHAR_CLASS_MAX_LENGTH {
+                    return Bracket::NoMatch;
+                }
+                if at(p, q) == b':' && at(p, q + 1) == b']' {
+                    break;
+                }
+                if !(b'a'..b'z').contains(&c) {
+                    q = startp - 2;
+                    break;
+                }
+            }
+            q += 2;
+        } else if c == b'[' && at(p, q) == b'=' {
+            q += 1;
+            if at(p, q) == 0 {
+                return Bracket::NoMatch;
+            }
+            q += 1;
+            if at(p, q) != b'=' || at(p, q + 1) != b']' {
+                return Bracket::NoMatch;
+            }
+            q += 2;
+        } else if c == b'[' && at(p, q) == b'.' {
+            loop {
+                q += 1;
+                let c = at(p, q);
+                if c == 0 {
+                    return Bracket::NoMatch;
+                }
+                if c == b'.' && at(p, q + 1) == b']' {
+                    break;
+                }
+            }
+            q += 2;
+        }
+    }
+    if not {
+        Bracket::NoMatch
+    } else {
+        Bracket::Match(q)
+    }
+}
+
+/// `fnmatch(pattern, string, 0) == 0` with glibc's semantics. Both are
+/// C strings: each ends at its first NUL, if any.
+pub fn fnmatch(pattern: &[u8], string: &[u8]) -> bool {
+    let s = match memchr::memchr(0, string) {
+        Some(n) => &string[..n],
+        None => string,
+    };
+    let p = pattern;
+    let (mut pi, mut si) = (0usize, 0usize);
+    // (pattern index after the last `*`, string index it was tried at)
+    let mut star: Option<(usize, usize)> = None;
+    loop {
+        let c = at(p, pi);
+        let ok = match c {
+            0 => {
+                if si == s.len() {
+                    return true;
+                }
+                false
+            }
+            b'*' => {
+                pi += 1;
+                star = Some((pi, si));
+                continue;
+            }
+            _ if si == s.len() => false,
+            b'?' => {
+                pi += 1;
+                true
+            }
+            b'\\' => {
+                let e = at(p, pi + 1);
+                if e != 0 && e == s[si] {
+                    pi += 2;
+                    true
+                } else {
+                    false
+                }
+            }
+            b'[' => match bracket(p, pi, s[si]) {
+                Bracket::Match(next) => {
+                    pi = next;
+                    true
+                }
+                Bracket::NoMatch => false,
+                Bracket::Literal => {
+                    if s[si] == b'[' {
+                        pi += 1;
+                        true
+                    } else {
+                        false
+                    }
+                }
+            },
+            c => {
+                if c == s[si] {
+                    pi += 1;
+                    true
+                } else {
+                    false
+                }
+            }
+        };
+        if ok {
+            si += 1;
+            continue;
+        }
+        match star {
+            Some((sp, ss)) if ss < s.len() => {
+                star = Some((sp, ss + 1));
+                pi = sp;
+                si = ss + 1;
+            }
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fnmatch;
+
+    #[test]
+    fn basics() {
+        assert!(fnmatch(b"pci:v*d*", b"pci:v0000d1"));
+        assert!(fnmatch(b"*", b"a/b"));
+        assert!(!fnmatch(b"a?", b"a"));
+        assert!(fnmatch(b"[!a]", b"b"));
+        assert!(fnmatch(b"[^a]", b"b"));
+        assert!(fnmatch(b"[]a]", b"]"));
+        assert!(fnmatch(b"[", b"["));
+        assert!(!fnmatch(b"[ab", b"a"));
+        assert!(fnmatch(b"\\*", b"*"));
+        assert!(!fnmatch(b"a\\", b"a\\"));
+        assert!(fnmatch(b"[[:digit:]]x", b"7x"));
+        assert!(!fnmatch(b"[z-a]", b"m"));
+        assert!(fnmatch(
+            &[b'*'; 40],
+            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"
+        ));
+    }
+}

@@ -1,0 +1,133 @@
+//! The pattern table every engine starts from, and the one function
+//! that says when libkmod's wildcard search meets an entry.
+//!
+//! # When libkmod meets an entry (kmod v30 `index_mm_searchwild`)
+//!
+//! The search walks the trie along the key comparing bytes (level 2).
+//! At each wildcard byte of an entry's key `P` (`*`, `?`, `[`; not `\`)
+//! that the walk reaches with `P[..s] == K[..s]`, it runs
+//! `fnmatch(P[s..], K[s..])` (level 3) and adds the entry's values on a
+//! match. If that wildcard byte sits inside a node's prefix the walk
+//! ends there; if it labels an edge, the walk also goes on byte by byte
+//! when the key has the same byte at `s`. An entry reached byte for
+//! byte to its end with the key exhausted is added too. So:
+//!
+//! - a key without wildcard bytes meets an entry at most once, at the
+//!   entry's first wildcard position (or exactly, for a literal entry);
+//! - a key with wildcard bytes can meet one entry several times, and
+//!   libkmod returns it as many times.
+//!
+//! Visits are ordered by split position, then by post-order rank
+//! ([`super::order::visit`]).
+
+use crate::modindex::{Index, WildPos};
+
+use super::fnmatch::fnmatch;
+use super::ModuleId;
+
+/// One (pattern, module) entry of an index.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PEntry {
+    pub key: u32,
+    pub key_len: u32,
+    /// Length of the literal part (up to the first wildcard byte).
+    pub prefix: u32,
+    pub priority: u32,
+    pub post: u32,
+    pub module: ModuleId,
+    pub wild: u32,
+    pub wild_len: u32,
+}
+
+/// Every entry of an index with interned module names.
+#[derive(Debug, Clone, Default)]
+pub struct Patterns {
+    pub(crate) keys: Vec<u8>,
+    pub(crate) wild: Vec<WildPos>,
+    pub(crate) entries: Vec<PEntry>,
+    pub(crate) modules: Vec<Box<[u8]>>,
+}
+
+impl Patterns {
+    /// Extract the entries of `index` in post-order.
+    pub fn from_index(index: &Index) -> Patterns {
+        let e = index.entries();
+        let mut names: std::collections::HashMap<&[u8], u32> =
+            std::collections::HashMap::new();
+        let mut modules = Vec::new();
+        let mut entries = Vec::with_capacity(e.list.len());
+        for en in &e.list {
+            let name = index.value_str(index.value(en.value));
+            let id = *names.entry(name).or_insert_with(|| {
+                modules.push(Box::from(name));
+                modules.len() as u32 - 1
+            });
+            let wild = e.wild(en);
+            let key_len = en.key.end - en.key.start;
+            entries.push(PEntry {
+                key: en.key.start,
+                key_len,
+                prefix: wild.first().map_or(key_len, |w| w.pos),
+                priority: en.priority,
+                post: en.post,
+                module: ModuleId(id),
+                wild: en.wild.start,
+                wild_len: en.wild.end - en.wild.start,
+            });
+        }
+        Patterns { keys: e.keys, wild: e.wild, entries, modules }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the index had no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The name of a module.
+    pub fn module_name(&self, m: ModuleId) -> &[u8] {
+        &self.modules[m.0 as usize]
+    }
+
+    pub(crate) fn key(&self, e: &PEntry) -> &[u8] {
+        &self.keys[e.key as usize..(e.key + e.key_len) as usize]
+    }
+
+    pub(crate) fn wild(&self, e: &PEntry) -> &[WildPos] {
+        &self.wild[e.wild as usize..(e.wild + e.wild_len) as usize]
+    }
+
+    /// Call `f(split)` for every time libkmod's search meets `e` when
+    /// looking up `key` (see the module docs).
+    pub(crate) fn visits(
+        &self,
+        e: &PEntry,
+        key: &[u8],
+        mut f: impl FnMut(u32),
+    ) {
+        let pat = self.key(e);
+        let wild = self.wild(e);
+        // Bytes pat[..ok] are known to equal key[..ok].
+        let mut ok = 0usize;
+        for w in wild {
+            let s = w.pos as usize;
+            if key.len() < s || key[ok..s] != pat[ok..s] {
+                return;
+            }
+            if fnmatch(&pat[s..], &key[s..]) {
+                f(s as u32);
+            }
+            if !w.edge || key.get(s) != Some(&pat[s]) {
+                return;
+            }
+            ok = s + 1;
+        }
+        if key.len() == pat.len() && key[ok..] == pat[ok..] {
+            f(pat.len() as u32);
+        }
+    }
+}

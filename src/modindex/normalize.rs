@@ -1,0 +1,110 @@
+//! Name normalization, mirroring kmod v30 `shared/util.c`
+//! (`alias_normalize`, `modname_normalize`).
+//!
+//! Every lookup key goes through [`alias_normalize`] before any index
+//! is searched, and depmod stored the `.bin` keys the same way, so
+//! `-` and `_` are the same outside brackets.
+
+/// libkmod's buffer size; names are cut at `PATH_MAX - 1` bytes.
+pub const PATH_MAX: usize = 4096;
+
+/// `alias_normalize` refused the key: a `]` outside brackets or a `[`
+/// without its `]`. libkmod returns -EINVAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidAlias;
+
+impl std::fmt::Display for InvalidAlias {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("unbalanced brackets in alias")
+    }
+}
+
+impl std::error::Error for InvalidAlias {}
+
+/// libkmod's `alias_normalize` into `out` (cleared first): `-` becomes
+/// `_` except inside `[...]`, whose bytes are copied as they are. The
+/// input ends at its first NUL, as a C string does; the output is cut
+/// at 4095 bytes except inside a bracket run (libkmod keeps copying to
+/// the `]` there).
+pub fn alias_normalize(
+    alias: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), InvalidAlias> {
+    out.clear();
+    let at = |i: usize| alias.get(i).copied().unwrap_or(0);
+    let mut i = 0;
+    while i < PATH_MAX - 1 {
+        match at(i) {
+            0 => break,
+            b'-' => out.push(b'_'),
+            b']' => return Err(InvalidAlias),
+            b'[' => {
+                while at(i) != b']' && at(i) != 0 {
+                    out.push(at(i));
+                    i += 1;
+                }
+                if at(i) != b']' {
+                    return Err(InvalidAlias);
+                }
+                out.push(b']');
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// libkmod's `modname_normalize`: `-` becomes `_` and the name stops
+/// at the first `.` (`foo-bar.ko` is `foo_bar`).
+pub fn modname_normalize(name: &[u8]) -> Vec<u8> {
+    name.iter()
+        .take(PATH_MAX - 1)
+        .take_while(|&&c| c != 0 && c != b'.')
+        .map(|&c| if c == b'-' { b'_' } else { c })
+        .collect()
+}
+
+/// The module name of a path in modules.dep or modules.order:
+/// basename, then [`modname_normalize`] (`path_to_modname`).
+pub fn path_to_modname(path: &[u8]) -> Vec<u8> {
+    let base = match memchr::memrchr(b'/', path) {
+        Some(i) => &path[i + 1..],
+        None => path,
+    };
+    modname_normalize(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> Result<String, InvalidAlias> {
+        let mut v = Vec::new();
+        alias_normalize(s.as_bytes(), &mut v)?;
+        Ok(String::from_utf8(v).unwrap())
+    }
+
+    #[test]
+    fn alias() {
+        assert_eq!(norm("char-major-116-1").unwrap(), "char_major_116_1");
+        assert_eq!(norm("a-[0-9]-b").unwrap(), "a_[0-9]_b");
+        assert_eq!(norm("a[[-]]").unwrap_err(), InvalidAlias);
+        assert_eq!(norm("a[[-]").unwrap(), "a[[-]");
+        assert_eq!(norm("x]").unwrap_err(), InvalidAlias);
+        assert_eq!(norm("x[").unwrap_err(), InvalidAlias);
+        assert_eq!(norm("").unwrap(), "");
+        assert_eq!(norm("ab\0-c").unwrap(), "ab");
+        let long = "-".repeat(5000);
+        assert_eq!(norm(&long).unwrap().len(), 4095);
+    }
+
+    #[test]
+    fn modname() {
+        assert_eq!(modname_normalize(b"dasd-eckd-mod.ko"), b"dasd_eckd_mod");
+        assert_eq!(
+            path_to_modname(b"kernel/drivers/s390/block/dasd_mod.ko"),
+            b"dasd_mod"
+        );
+    }
+}

@@ -1,0 +1,352 @@
+//! The libkmod lookup chain: one modalias (or module name) in, the
+//! module names libkmod 30's `kmod_module_new_from_lookup` returns out
+//! (kmod v30 `libkmod/libkmod-module.c`, `libkmod/libkmod.c`), for a
+//! context without modprobe.d configuration.
+//!
+//! The key goes through `alias_normalize` (-EINVAL on unbalanced
+//! brackets), then the sources in [`CHAIN`] are tried in order and the
+//! first one that returns anything wins. Config aliases and install
+//! commands are empty slots here: modprobe.d arrives with the policy
+//! code, which fills them without changing the table.
+//!
+//! ```no_run
+//! use coldplug::modindex::KernelDir;
+//! use coldplug::resolve::{Backend, Resolver, Scratch};
+//!
+//! let k = KernelDir::open("traces/kernels/debian-6.1.0-50-s390x".as_ref())?;
+//! let r = Resolver::new(k, Backend::Compiled);
+//! let mut s = Scratch::default();
+//! r.lookup(b"ap:t0C", &mut s).unwrap();
+//! assert_eq!(s.modules().collect::<Vec<_>>(), [&b"zcrypt_cex4"[..]; 2]);
+//! # Ok::<(), coldplug::modindex::IndexError>(())
+//! ```
+
+use std::fmt;
+
+use crate::matcher::{self, AliasMatcher, Hit, Matcher, NaiveMatcher};
+use crate::modindex::normalize::{
+    alias_normalize, modname_normalize, PATH_MAX,
+};
+use crate::modindex::{Index, KernelDir};
+
+/// One source of libkmod's lookup chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// modprobe.d `alias` lines, fnmatch in config order
+    /// (`kmod_lookup_alias_from_config`). Empty until policy exists.
+    ConfigAlias,
+    /// Exact module name in modules.dep.bin; skipped when the key has
+    /// a `:` (`kmod_lookup_alias_from_moddep_file`).
+    ModDep,
+    /// `symbol:` keys, wildcard search of modules.symbols.bin.
+    Symbols,
+    /// modprobe.d `install`/`remove` commands
+    /// (`kmod_lookup_alias_from_commands`). Empty until policy exists.
+    Commands,
+    /// Wildcard search of modules.alias.bin.
+    Aliases,
+    /// Exact module name in modules.builtin.bin.
+    Builtin,
+    /// Wildcard search of modules.builtin.alias.bin.
+    BuiltinAlias,
+}
+
+/// libkmod v30's `lookup[]` table, in order.
+pub const CHAIN: [Stage; 7] = [
+    Stage::ConfigAlias,
+    Stage::ModDep,
+    Stage::Symbols,
+    Stage::Commands,
+    Stage::Aliases,
+    Stage::Builtin,
+    Stage::BuiltinAlias,
+];
+
+impl Stage {
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::ConfigAlias => "config-alias",
+            Stage::ModDep => "moddep",
+            Stage::Symbols => "symbols",
+            Stage::Commands => "commands",
+            Stage::Aliases => "aliases",
+            Stage::Builtin => "builtin",
+            Stage::BuiltinAlias => "builtin-alias",
+        }
+    }
+}
+
+/// Why libkmod fails a lookup (as opposed to finding nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// Unbalanced brackets in the key: -EINVAL.
+    InvalidAlias,
+    /// A match whose `module\alias` key would not fit libkmod's
+    /// PATH_MAX buffer (`kmod_module_new_from_alias`): -ENAMETOOLONG.
+    NameTooLong,
+    /// libkmod itself returned this negative errno (libkmod backend).
+    Errno(i32),
+}
+
+impl LookupError {
+    /// The negative errno libkmod returns.
+    pub fn errno(self) -> i32 {
+        match self {
+            LookupError::InvalidAlias => -22,
+            LookupError::NameTooLong => -36,
+            LookupError::Errno(e) => e,
+        }
+    }
+}
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookupError::InvalidAlias => {
+                f.write_str("invalid alias (unbalanced brackets)")
+            }
+            LookupError::NameTooLong => f.write_str("alias too long"),
+            LookupError::Errno(e) => write!(f, "libkmod error {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LookupError {}
+
+/// Which engine answers the wildcard stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// [`AliasMatcher`].
+    Compiled,
+    /// [`NaiveMatcher`].
+    Naive,
+}
+
+/// Per-thread lookup buffers; the answer of the last lookup.
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    key: Vec<u8>,
+    hits: Vec<Hit>,
+    names: Vec<u8>,
+    ends: Vec<usize>,
+    stage: Option<Stage>,
+}
+
+impl Scratch {
+    /// The module names of the last successful lookup, in libkmod's
+    /// order, duplicates kept.
+    pub fn modules(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&e| {
+            let s = &self.names[start..e];
+            start = e;
+            s
+        })
+    }
+
+    /// How many modules the last lookup found.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when the last lookup found nothing.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The stage that answered the last lookup.
+    pub fn stage(&self) -> Option<Stage> {
+        self.stage
+    }
+
+    /// The normalized key of the last lookup.
+    pub fn normalized_key(&self) -> &[u8] {
+        &self.key
+    }
+
+    fn push(&mut self, name: &[u8]) {
+        self.names.extend_from_slice(name);
+        self.ends.push(self.names.len());
+    }
+}
+
+/// The chain over one kernel's modules directory. Immutable and
+/// `Sync`: share it between threads, one [`Scratch`] each.
+#[derive(Debug)]
+pub struct Resolver {
+    kernel: KernelDir,
+    aliases: Option<Matcher>,
+    builtin_alias: Option<Matcher>,
+}
+
+fn build(index: Option<&Index>, backend: Backend) -> Option<Matcher> {
+    index.map(|i| match backend {
+        Backend::Compiled => Matcher::Compiled(AliasMatcher::build(i)),
+        Backend::Naive => Matcher::Naive(NaiveMatcher::build(i)),
+    })
+}
+
+impl Resolver {
+    /// Compile the wildcard indexes of `kernel` with `backend`.
+    pub fn new(kernel: KernelDir, backend: Backend) -> Resolver {
+        let aliases = build(kernel.alias.as_ref(), backend);
+        let builtin_alias = build(kernel.builtin_alias.as_ref(), backend);
+        Resolver { kernel, aliases, builtin_alias }
+    }
+
+    /// The modules directory.
+    pub fn kernel(&self) -> &KernelDir {
+        &self.kernel
+    }
+
+    /// The matcher of modules.alias.bin, if the file exists.
+    pub fn alias_matcher(&self) -> Option<&Matcher> {
+        self.aliases.as_ref()
+    }
+
+    /// Resolve `alias` like `kmod_module_new_from_lookup`; the modules
+    /// are then in `scratch` ([`Scratch::modules`]).
+    pub fn lookup(
+        &self,
+        alias: &[u8],
+        scratch: &mut Scratch,
+    ) -> Result<(), LookupError> {
+        scratch.names.clear();
+        scratch.ends.clear();
+        scratch.stage = None;
+        alias_normalize(alias, &mut scratch.key)
+            .map_err(|_| LookupError::InvalidAlias)?;
+        for stage in CHAIN {
+            self.run(stage, scratch)?;
+            if !scratch.ends.is_empty() {
+                scratch.stage = Some(stage);
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Convenience: the module names as owned strings.
+    pub fn lookup_owned(
+        &self,
+        alias: &[u8],
+    ) -> Result<Vec<Vec<u8>>, LookupError> {
+        let mut s = Scratch::default();
+        self.lookup(alias, &mut s)?;
+        Ok(s.modules().map(<[u8]>::to_vec).collect())
+    }
+
+    fn run(&self, stage: Stage, s: &mut Scratch) -> Result<(), LookupError> {
+        let key = std::mem::take(&mut s.key);
+        let r = self.run_with(stage, &key, s);
+        s.key = key;
+        r
+    }
+
+    fn run_with(
+        &self,
+        stage: Stage,
+        key: &[u8],
+        s: &mut Scratch,
+    ) -> Result<(), LookupError> {
+        match stage {
+            Stage::ConfigAlias | Stage::Commands => {}
+            Stage::ModDep => {
+                if !key.contains(&b':') {
+                    if let Some(i) = &self.kernel.dep {
+                        if i.search(key).is_some() {
+                            s.push(&modname_normalize(key));
+                        }
+                    }
+                }
+            }
+            Stage::Symbols => {
+                if key.starts_with(b"symbol:") {
+                    if let Some(i) = &self.kernel.symbols {
+                        let mut out = Vec::new();
+                        matcher::trie_lookup(i, key, &mut out);
+                        for (_, name) in out {
+                            check_len(name, key)?;
+                            s.push(name);
+                        }
+                    }
+                }
+            }
+            Stage::Aliases => self.wild(self.aliases.as_ref(), key, s)?,
+            Stage::Builtin => {
+                if let Some(i) = &self.kernel.builtin {
+                    if i.search(key).is_some() {
+                        s.push(&modname_normalize(key));
+                    }
+                }
+            }
+            Stage::BuiltinAlias => {
+                self.wild(self.builtin_alias.as_ref(), key, s)?
+            }
+        }
+        Ok(())
+    }
+
+    fn wild(
+        &self,
+        m: Option<&Matcher>,
+        key: &[u8],
+        s: &mut Scratch,
+    ) -> Result<(), LookupError> {
+        let Some(m) = m else { return Ok(()) };
+        let mut hits = std::mem::take(&mut s.hits);
+        m.lookup(key, &mut hits);
+        let mut r = Ok(());
+        for h in &hits {
+            let name = m.module_name(h.module);
+            if let Err(e) = check_len(name, key) {
+                // libkmod drops what this source had found.
+                s.names.clear();
+                s.ends.clear();
+                r = Err(e);
+                break;
+            }
+            s.push(name);
+        }
+        s.hits = hits;
+        r
+    }
+}
+
+/// `kmod_module_new_from_alias` builds `name\alias` in a PATH_MAX
+/// buffer and fails with -ENAMETOOLONG when it does not fit.
+fn check_len(name: &[u8], alias: &[u8]) -> Result<(), LookupError> {
+    if name.len() + alias.len() + 2 > PATH_MAX {
+        Err(LookupError::NameTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+/// One line of the golden answer format: `ALIAS<TAB>MOD MOD...`,
+/// nothing after the tab when nothing matched, `ERR -22` on -EINVAL.
+pub fn format_line(
+    alias: &[u8],
+    result: &Result<(), LookupError>,
+    scratch: &Scratch,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(alias);
+    out.push(b'\t');
+    match result {
+        Ok(()) => {
+            for (i, m) in scratch.modules().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(m);
+            }
+        }
+        Err(e) => {
+            out.extend_from_slice(format!("ERR {}", e.errno()).as_bytes())
+        }
+    }
+    out.push(b'\n');
+}

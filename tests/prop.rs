@@ -1,0 +1,240 @@
+//! Property test: on random pattern sets written as real
+//! modules.alias.bin files (depmod's trie shape) and random keys full
+//! of `[`, `]`, `!`, `^`, `\`, `?`, `*`, the compiled matcher, the
+//! naive matcher and the port of libkmod's trie walk give the same
+//! modules in the same order; with `--features kmod-ffi` so does the
+//! live libkmod on the same files.
+//!
+//! `COLDPLUG_PROP_SETS` sets the number of pattern sets (default 300),
+//! `COLDPLUG_SEED` the seed.
+
+mod common;
+
+use std::path::Path;
+
+use coldplug::matcher::{trie_lookup, AliasMatcher, NaiveMatcher};
+use coldplug::modindex::{alias_normalize, IndexFile, IndexWriter, KernelDir};
+use coldplug::resolve::{Backend, Resolver};
+use common::Rng;
+
+const PIECES: &[&[u8]] = &[
+    b"a",
+    b"b",
+    b"c",
+    b"ab",
+    b"x:",
+    b"_",
+    b"*",
+    b"*",
+    b"?",
+    b"[ab]",
+    b"[!a]",
+    b"[^b]",
+    b"[a-c]",
+    b"[]a]",
+    b"]",
+    b"\\",
+    b"\\*",
+    b"[",
+    b"-",
+    b"abcd",
+    b"bcda",
+    b"dcba",
+    b"[[:alpha:]]",
+    b"[a-]",
+    b"!",
+    b"^",
+];
+
+fn random_pattern(r: &mut Rng, prefix: &[u8]) -> Vec<u8> {
+    let mut p = prefix.to_vec();
+    for _ in 0..r.below(7) {
+        p.extend_from_slice(PIECES[r.below(PIECES.len())]);
+    }
+    p
+}
+
+/// A key built like `p` would match it, with some wildcards kept.
+fn instantiate(r: &mut Rng, p: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            b'*' if r.percent(85) => {
+                for _ in 0..r.below(4) {
+                    out.extend_from_slice(PIECES[r.below(5)]);
+                }
+            }
+            b'?' if r.percent(85) => out.push(b"abc:_"[r.below(5)]),
+            b'\\' if i + 1 < p.len() && r.percent(85) => {
+                i += 1;
+                out.push(p[i]);
+            }
+            b'[' if r.percent(85) => {
+                match p[i + 1..].iter().position(|&b| b == b']') {
+                    Some(e) if e > 0 => {
+                        out.push(p[i + 1 + r.below(e)]);
+                        i += e + 1;
+                    }
+                    _ => out.push(b'['),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+struct Set {
+    entries: Vec<(Vec<u8>, Vec<u8>, u32)>,
+}
+
+fn random_set(r: &mut Rng) -> Set {
+    let n = 1 + r.below(40);
+    // Shared literal prefixes make large groups (the anchored path).
+    let prefixes: Vec<Vec<u8>> = (0..1 + r.below(3))
+        .map(|_| {
+            random_pattern(r, b"")
+                .into_iter()
+                .filter(|b| !b"*?[".contains(b))
+                .collect()
+        })
+        .collect();
+    let mut entries = Vec::new();
+    for _ in 0..n {
+        let pre = &prefixes[r.below(prefixes.len())];
+        let key = if r.percent(10) && !entries.is_empty() {
+            let (k, _, _): &(Vec<u8>, Vec<u8>, u32) =
+                &entries[r.below(entries.len())];
+            k.clone()
+        } else {
+            random_pattern(r, pre)
+        };
+        if key.is_empty() {
+            continue;
+        }
+        let module = format!("m{}", r.below(6)).into_bytes();
+        let prio = r.below(4) as u32;
+        entries.push((key, module, prio));
+    }
+    Set { entries }
+}
+
+fn write_dir(dir: &Path, set: &Set) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut w = IndexWriter::new();
+    for (k, m, p) in &set.entries {
+        w.insert(k, m, *p).unwrap();
+    }
+    std::fs::write(dir.join("modules.alias.bin"), w.to_bytes()).unwrap();
+    let empty = IndexWriter::new().to_bytes();
+    for f in [
+        IndexFile::Dep,
+        IndexFile::Symbols,
+        IndexFile::Builtin,
+        IndexFile::BuiltinAlias,
+    ] {
+        std::fs::write(dir.join(f.file_name()), &empty).unwrap();
+    }
+}
+
+fn keys_for(r: &mut Rng, set: &Set) -> Vec<Vec<u8>> {
+    let mut keys = Vec::new();
+    for _ in 0..60 {
+        let (p, _, _) = &set.entries[r.below(set.entries.len())];
+        keys.push(match r.below(4) {
+            0 => p.clone(),
+            1 => random_pattern(r, b""),
+            _ => instantiate(r, p),
+        });
+    }
+    keys
+}
+
+fn names(v: impl IntoIterator<Item = impl AsRef<[u8]>>) -> Vec<String> {
+    v.into_iter()
+        .map(|x| String::from_utf8_lossy(x.as_ref()).into_owned())
+        .collect()
+}
+
+#[test]
+fn engines_agree() {
+    let sets = common::env_count("COLDPLUG_PROP_SETS", 300);
+    let mut r = Rng::new(common::env_count("COLDPLUG_SEED", 0xBEEF) as u64);
+    let tmp = tempfile::tempdir().unwrap();
+    #[cfg(feature = "kmod-ffi")]
+    let conf = {
+        let c = tmp.path().join("conf");
+        std::fs::create_dir_all(&c).unwrap();
+        c
+    };
+    let (mut checked, mut nonempty, mut multi) = (0, 0, 0);
+    for n in 0..sets {
+        let set = random_set(&mut r);
+        if set.entries.is_empty() {
+            continue;
+        }
+        let dir = tmp.path().join(format!("set{n}"));
+        write_dir(&dir, &set);
+        let k = KernelDir::open(&dir).unwrap();
+        let idx = k.alias.as_ref().unwrap();
+        let compiled = AliasMatcher::build(idx);
+        let naive = NaiveMatcher::build(idx);
+        #[cfg(feature = "kmod-ffi")]
+        let mut kmod = {
+            let mut km = coldplug::kmod_ffi::Kmod::new(&dir, &conf).unwrap();
+            km.set_log_priority(coldplug::kmod_ffi::LOG_CRIT);
+            km.load_resources().unwrap();
+            km
+        };
+        let resolver =
+            Resolver::new(KernelDir::open(&dir).unwrap(), Backend::Compiled);
+        let mut hits = Vec::new();
+        let mut walk = Vec::new();
+        let mut norm = Vec::new();
+        for key in keys_for(&mut r, &set) {
+            let ctx = || {
+                format!(
+                    "set {n} key {:?} patterns {:?}",
+                    String::from_utf8_lossy(&key),
+                    set.entries
+                        .iter()
+                        .map(|(k, m, p)| format!(
+                            "{}={}@{p}",
+                            String::from_utf8_lossy(k),
+                            String::from_utf8_lossy(m)
+                        ))
+                        .collect::<Vec<_>>()
+                )
+            };
+            let valid = alias_normalize(&key, &mut norm).is_ok();
+            if valid {
+                trie_lookup(idx, &norm, &mut walk);
+                let want = names(walk.iter().map(|(_, n)| *n));
+                compiled.lookup(&norm, &mut hits);
+                let c =
+                    names(hits.iter().map(|h| compiled.module_name(h.module)));
+                naive.lookup(&norm, &mut hits);
+                let nv =
+                    names(hits.iter().map(|h| naive.module_name(h.module)));
+                assert_eq!(c, want, "compiled vs trie walk: {}", ctx());
+                assert_eq!(nv, want, "naive vs trie walk: {}", ctx());
+                nonempty += !want.is_empty() as usize;
+                multi += (want.len() > 1) as usize;
+            }
+            let ours = resolver.lookup_owned(&key).map_err(|e| e.errno());
+            assert_eq!(ours.is_ok(), valid, "{}", ctx());
+            #[cfg(feature = "kmod-ffi")]
+            {
+                let live = kmod.lookup(&key);
+                assert_eq!(ours, live, "coldplug vs libkmod: {}", ctx());
+            }
+            checked += 1;
+        }
+    }
+    eprintln!(
+        "prop: {checked} keys, {nonempty} with matches, {multi} with several"
+    );
+    assert!(nonempty > checked / 10);
+}
