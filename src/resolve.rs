@@ -6,8 +6,8 @@
 //! The key goes through `alias_normalize` (-EINVAL on unbalanced
 //! brackets), then the sources in [`CHAIN`] are tried in order and the
 //! first one that returns anything wins. Config aliases and install
-//! commands are empty slots here: modprobe.d arrives with the policy
-//! code, which fills them without changing the table.
+//! commands come from modprobe.d ([`Resolver::with_config`], filled by
+//! `policy`); without it their stages find nothing.
 //!
 //! ```no_run
 //! use coldplug::modindex::KernelDir;
@@ -33,7 +33,7 @@ use crate::modindex::{Index, KernelDir};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
     /// modprobe.d `alias` lines, fnmatch in config order
-    /// (`kmod_lookup_alias_from_config`). Empty until policy exists.
+    /// (`kmod_lookup_alias_from_config`); see [`Resolver::with_config`].
     ConfigAlias,
     /// Exact module name in modules.dep.bin; skipped when the key has
     /// a `:` (`kmod_lookup_alias_from_moddep_file`).
@@ -41,7 +41,7 @@ pub enum Stage {
     /// `symbol:` keys, wildcard search of modules.symbols.bin.
     Symbols,
     /// modprobe.d `install`/`remove` commands
-    /// (`kmod_lookup_alias_from_commands`). Empty until policy exists.
+    /// (`kmod_lookup_alias_from_commands`).
     Commands,
     /// Wildcard search of modules.alias.bin.
     Aliases,
@@ -172,6 +172,18 @@ impl Scratch {
     }
 }
 
+/// The modprobe.d entries the chain's config stages read, normalised
+/// as libkmod stores them (`underscores`).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSlots {
+    /// `alias PATTERN MODULE`, in config order.
+    pub aliases: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Module names of `install` lines, in config order.
+    pub install: Vec<Vec<u8>>,
+    /// Module names of `remove` lines, in config order.
+    pub remove: Vec<Vec<u8>>,
+}
+
 /// The chain over one kernel's modules directory. Immutable and
 /// `Sync`: share it between threads, one [`Scratch`] each.
 #[derive(Debug)]
@@ -179,6 +191,7 @@ pub struct Resolver {
     kernel: KernelDir,
     aliases: Option<Matcher>,
     builtin_alias: Option<Matcher>,
+    config: ConfigSlots,
 }
 
 fn build(index: Option<&Index>, backend: Backend) -> Option<Matcher> {
@@ -193,7 +206,19 @@ impl Resolver {
     pub fn new(kernel: KernelDir, backend: Backend) -> Resolver {
         let aliases = build(kernel.alias.as_ref(), backend);
         let builtin_alias = build(kernel.builtin_alias.as_ref(), backend);
-        Resolver { kernel, aliases, builtin_alias }
+        Resolver { kernel, aliases, builtin_alias, config: ConfigSlots::default() }
+    }
+
+    /// The same chain with modprobe.d's aliases and commands in their
+    /// slots.
+    pub fn with_config(mut self, config: ConfigSlots) -> Resolver {
+        self.config = config;
+        self
+    }
+
+    /// The config entries in the chain.
+    pub fn config(&self) -> &ConfigSlots {
+        &self.config
     }
 
     /// The modules directory.
@@ -252,7 +277,30 @@ impl Resolver {
         s: &mut Scratch,
     ) -> Result<(), LookupError> {
         match stage {
-            Stage::ConfigAlias | Stage::Commands => {}
+            Stage::ConfigAlias => {
+                // kmod_lookup_alias_from_config: every matching line,
+                // the module as written (kmod_module_new_from_alias).
+                for (pattern, module) in &self.config.aliases {
+                    if matcher::fnmatch::fnmatch(pattern, key) {
+                        check_len(module, pattern)?;
+                        s.push(module);
+                    }
+                }
+            }
+            Stage::Commands => {
+                // kmod_lookup_alias_from_commands: the first install
+                // line naming exactly this module, else the first
+                // remove line; kmod_module_new_from_name normalises.
+                let c = &self.config;
+                if let Some(m) = c
+                    .install
+                    .iter()
+                    .find(|m| m.as_slice() == key)
+                    .or_else(|| c.remove.iter().find(|m| m.as_slice() == key))
+                {
+                    s.push(&modname_normalize(m));
+                }
+            }
             Stage::ModDep => {
                 if !key.contains(&b':') {
                     if let Some(i) = &self.kernel.dep {
