@@ -30,15 +30,15 @@
 #![deny(missing_docs)]
 
 pub mod gen;
-pub mod policy;
-pub mod record;
-pub mod report;
-pub mod sim;
 #[cfg(feature = "kmod-ffi")]
 pub mod kmod_ffi;
 pub mod matcher;
 pub mod modindex;
+pub mod policy;
+pub mod record;
+pub mod report;
 pub mod resolve;
+pub mod sim;
 pub mod trace;
 pub mod uevent;
 

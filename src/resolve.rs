@@ -206,7 +206,12 @@ impl Resolver {
     pub fn new(kernel: KernelDir, backend: Backend) -> Resolver {
         let aliases = build(kernel.alias.as_ref(), backend);
         let builtin_alias = build(kernel.builtin_alias.as_ref(), backend);
-        Resolver { kernel, aliases, builtin_alias, config: ConfigSlots::default() }
+        Resolver {
+            kernel,
+            aliases,
+            builtin_alias,
+            config: ConfigSlots::default(),
+        }
     }
 
     /// The same chain with modprobe.d's aliases and commands in their
@@ -292,11 +297,10 @@ impl Resolver {
                 // line naming exactly this module, else the first
                 // remove line; kmod_module_new_from_name normalises.
                 let c = &self.config;
-                if let Some(m) = c
-                    .install
-                    .iter()
-                    .find(|m| m.as_slice() == key)
-                    .or_else(|| c.remove.iter().find(|m| m.as_slice() == key))
+                if let Some(m) =
+                    c.install.iter().find(|m| m.as_slice() == key).or_else(
+                        || c.remove.iter().find(|m| m.as_slice() == key),
+                    )
                 {
                     s.push(&modname_normalize(m));
                 }

@@ -3,6 +3,7 @@
 
 pub mod cmdline;
 pub mod config;
+pub mod kernel;
 pub mod overlay;
 
 use std::path::{Path, PathBuf};

@@ -29,15 +29,18 @@ pub trait Kernel: Sync {
     /// New scratch space.
     fn scratch(&self) -> Self::Scratch;
 
-    /// The modules `kmod_module_new_from_lookup` gives for `alias`, in
-    /// libkmod's order with duplicates, appended to `out`; `Err(errno)`
-    /// (negative) when libkmod fails the lookup (-EINVAL).
-    fn lookup<'s>(
-        &'s self,
+    /// Look `alias` up as `kmod_module_new_from_lookup` does; the
+    /// answer stays in `scratch`. `Err(errno)` (negative) when libkmod
+    /// fails the lookup (-EINVAL). This is the call that is timed.
+    fn lookup(
+        &self,
         alias: &[u8],
         scratch: &mut Self::Scratch,
-        out: &mut Vec<&'s str>,
     ) -> Result<(), i32>;
+
+    /// The module names of the last lookup in `scratch`, in libkmod's
+    /// order with duplicates.
+    fn results<'s>(&self, scratch: &'s Self::Scratch) -> Vec<&'s str>;
 
     /// What the simulation needs about module `name`.
     fn facts(&self, name: &str) -> ModuleFacts;
@@ -114,16 +117,13 @@ where
     let mut rule_ranges = vec![(0u32, 0u32); p.events.len()];
     if let Some(rules) = settings.rules {
         let mut scratch = kernel.scratch();
-        let mut out = Vec::new();
         for (i, e) in p.events.iter().enumerate() {
             let start = rule_loads.len() as u32;
             for name in rules.loads(&e.event) {
-                out.clear();
-                if kernel
-                    .lookup(name.as_bytes(), &mut scratch, &mut out)
-                    .is_ok()
-                {
-                    rule_loads.extend(out.iter().map(|n| table.id(n)));
+                if kernel.lookup(name.as_bytes(), &mut scratch).is_ok() {
+                    for n in kernel.results(&scratch) {
+                        rule_loads.push(table.id(n));
+                    }
                 }
             }
             rule_ranges[i] = (start, rule_loads.len() as u32);
@@ -337,14 +337,12 @@ fn timed_lookups<K: Kernel>(
             let done = &done;
             scope.spawn(move |_| {
                 let mut scratch = kernel.scratch();
-                let mut result = Vec::with_capacity(16);
                 let mut since = 0u64;
                 for (e, slot) in events.iter().zip(out.iter_mut()) {
                     let Some(l) = e.lookup else { continue };
                     let alias = p.modaliases[l as usize];
-                    result.clear();
                     let t = Instant::now();
-                    let r = kernel.lookup(alias, &mut scratch, &mut result);
+                    let r = kernel.lookup(alias, &mut scratch);
                     *slot = t.elapsed().as_nanos() as u64;
                     std::hint::black_box(r.is_ok());
                     since += 1;
@@ -368,27 +366,27 @@ fn timed_lookups<K: Kernel>(
 }
 
 /// Resolve each distinct modalias once, in parallel, merged by index.
-fn resolve_unique<'k, K: Kernel>(
+fn resolve_unique<K: Kernel>(
     p: &Prepared<'_>,
-    kernel: &'k K,
+    kernel: &K,
     threads: usize,
-) -> Vec<Result<Vec<&'k str>, i32>> {
+) -> Vec<Result<Vec<String>, i32>> {
     let n = p.modaliases.len();
-    let mut out: Vec<Result<Vec<&'k str>, i32>> = vec![Ok(Vec::new()); n];
+    let mut out: Vec<Result<Vec<String>, i32>> = vec![Ok(Vec::new()); n];
     let chunk = n.div_ceil(threads.max(1)).max(1);
     crossbeam::thread::scope(|scope| {
         for (k, slots) in out.chunks_mut(chunk).enumerate() {
             scope.spawn(move |_| {
                 let mut scratch = kernel.scratch();
                 for (j, slot) in slots.iter_mut().enumerate() {
-                    let mut v = Vec::new();
-                    *slot = kernel
-                        .lookup(
-                            p.modaliases[k * chunk + j],
-                            &mut scratch,
-                            &mut v,
-                        )
-                        .map(|_| v);
+                    let alias = p.modaliases[k * chunk + j];
+                    *slot = kernel.lookup(alias, &mut scratch).map(|_| {
+                        kernel
+                            .results(&scratch)
+                            .into_iter()
+                            .map(str::to_string)
+                            .collect()
+                    });
                 }
             });
         }
@@ -456,20 +454,25 @@ mod tests {
     struct Fake;
 
     impl Kernel for Fake {
-        type Scratch = ();
-        fn scratch(&self) {}
-        fn lookup<'s>(
-            &'s self,
+        type Scratch = Vec<&'static str>;
+        fn scratch(&self) -> Vec<&'static str> {
+            Vec::new()
+        }
+        fn lookup(
+            &self,
             alias: &[u8],
-            _: &mut (),
-            out: &mut Vec<&'s str>,
+            out: &mut Vec<&'static str>,
         ) -> Result<(), i32> {
+            out.clear();
             if alias.starts_with(b"pci:") {
                 out.extend(["fakepci", "fakepci"]);
             } else if alias.contains(&b']') {
                 return Err(-22);
             }
             Ok(())
+        }
+        fn results<'s>(&self, s: &'s Vec<&'static str>) -> Vec<&'s str> {
+            s.clone()
         }
         fn facts(&self, name: &str) -> ModuleFacts {
             let plan = match name {
