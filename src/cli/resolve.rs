@@ -8,13 +8,23 @@
 //! standard input and prints `ALIAS<TAB>MOD MOD...` per line (nothing
 //! after the tab for no match, `ERR -22` for an invalid alias): the
 //! format of traces/golden/*.lookup.tsv.
+//!
+//! Policy: `--config PATH` (file or directory, repeatable) reads
+//! modprobe.d as libkmod does, `--system-config` reads libkmod 30's
+//! default directories, `--cmdline STR` adds a kernel command line and
+//! `--overlay FILE` applies what-if overlays. Without any of them the
+//! lookup sees no modprobe.d (the golden files' setting).
+//! `--show-depends` prints what `modprobe --show-depends` prints.
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use coldplug::modindex::{self, KernelDir};
-use coldplug::resolve::{format_line, Backend, Resolver, Scratch};
+use coldplug::modindex;
+use coldplug::policy::kernel::{PolicyKernel, ShowError};
+use coldplug::policy::overlay::Overlay;
+use coldplug::policy::{Cmdline, Config, Policy};
+use coldplug::resolve::{format_line, Backend, Scratch};
 
 use super::exit::Outcome;
 
@@ -26,6 +36,22 @@ pub struct Args {
     /// Matching engine: compiled (default) or naive (reference scan).
     #[arg(long, default_value = "compiled", value_parser = parse_backend)]
     backend: Backend,
+    /// modprobe.d file or directory (repeatable); replaces the defaults.
+    #[arg(long, value_name = "PATH")]
+    config: Vec<PathBuf>,
+    /// Read libkmod 30's default modprobe.d directories (/etc, /run,
+    /// /usr/local/lib, /lib).
+    #[arg(long, conflicts_with = "config")]
+    system_config: bool,
+    /// Kernel command line (`mod.param=value`, `modprobe.blacklist=`).
+    #[arg(long, value_name = "STR")]
+    cmdline: Option<String>,
+    /// What-if overlay (TOML, repeatable, applied in order).
+    #[arg(long, value_name = "FILE")]
+    overlay: Vec<PathBuf>,
+    /// Print what `modprobe --show-depends` prints for each alias.
+    #[arg(long)]
+    show_depends: bool,
     /// Aliases or module names; `-` reads one per line from stdin.
     #[arg(required = true, value_name = "ALIAS")]
     aliases: Vec<std::ffi::OsString>,
@@ -45,10 +71,32 @@ pub fn run(args: Args) -> Outcome {
         None => modindex::default_dir()
             .context("cannot find the running kernel's release")?,
     };
-    let kernel = KernelDir::open(&dir).with_context(|| {
-        format!("cannot load modules directory {}", dir.display())
-    })?;
-    let r = Resolver::new(kernel, args.backend);
+    let config = if args.system_config {
+        Policy::load(Some(&dir), &[], args.cmdline.as_deref()).config
+    } else {
+        let mut c = Config::load(Some(&dir), &args.config);
+        if let Some(line) = &args.cmdline {
+            c.merge_cmdline(&Cmdline::parse(line));
+        }
+        c
+    };
+    for w in &config.warnings {
+        eprintln!("coldplug: modprobe.d: {w}");
+    }
+    let overlays = args
+        .overlay
+        .iter()
+        .map(|p| Overlay::load(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::from)?;
+    let k = PolicyKernel::open(&dir, args.backend, config, &overlays)
+        .with_context(|| {
+            format!("cannot load modules directory {}", dir.display())
+        })?;
+    if args.show_depends {
+        return show_depends(&k, &args.aliases);
+    }
+    let r = k.resolver();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut s = Scratch::default();
@@ -97,6 +145,34 @@ pub fn run(args: Args) -> Outcome {
                     "coldplug: {}: {e} ({})",
                     a.to_string_lossy(),
                     e.errno()
+                );
+                failed = true;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(failed)
+}
+
+fn show_depends(k: &PolicyKernel, aliases: &[std::ffi::OsString]) -> Outcome {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut failed = false;
+    for a in aliases {
+        let alias = std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str());
+        let mut text = String::new();
+        match k.show_depends(alias, &mut text) {
+            Ok(()) => out.write_all(text.as_bytes())?,
+            Err(e) => {
+                out.flush()?;
+                let why = match e {
+                    ShowError::NotFound => "not found".to_string(),
+                    ShowError::Lookup(l) => format!("{l} ({})", l.errno()),
+                };
+                eprintln!(
+                    "coldplug: module {} {why} in directory {}",
+                    a.to_string_lossy(),
+                    k.resolver().kernel().path().display()
                 );
                 failed = true;
             }
