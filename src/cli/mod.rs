@@ -1,10 +1,13 @@
 //! Command-line interface: argument parsing, one module per subcommand,
 //! and the mapping of errors to exit codes. No logic lives here.
 
+mod bench;
 mod convert;
+mod diff;
 mod exit;
 mod gen;
 mod record;
+mod replay;
 mod resolve;
 mod stat;
 
@@ -44,6 +47,16 @@ enum Command {
     /// `modprobe -R`, or the golden `ALIAS<TAB>MODULES` format with `-`).
     #[command(after_help = EXIT_CODES)]
     Resolve(resolve::Args),
+    /// Replay a trace against a kernel and a policy: what udev would
+    /// load, why, how long matching takes, simulated coldplug time.
+    #[command(after_help = EXIT_CODES)]
+    Replay(replay::Args),
+    /// Two replays of one trace under two policies, side by side.
+    #[command(after_help = EXIT_CODES)]
+    Diff(diff::Args),
+    /// Matching time per backend on a trace, with ratios.
+    #[command(after_help = EXIT_CODES)]
+    Bench(bench::Args),
 }
 
 /// Parse the command line, run, and return the exit code.
@@ -55,6 +68,9 @@ pub fn run() -> std::process::ExitCode {
         Command::Gen(a) => gen::run(a),
         Command::Record(a) => record::run(a),
         Command::Resolve(a) => resolve::run(a),
+        Command::Replay(a) => replay::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     exit::finish(result)
 }
