@@ -59,7 +59,10 @@ struct Report {
 
 type Answer = Result<Vec<Vec<u8>>, i32>;
 
-fn time_all(keys: &[&[u8]], mut f: impl FnMut(&[u8]) -> Answer) -> (Vec<u64>, Vec<Answer>) {
+fn time_all(
+    keys: &[&[u8]],
+    mut f: impl FnMut(&[u8]) -> Answer,
+) -> (Vec<u64>, Vec<Answer>) {
     let mut ns = Vec::with_capacity(keys.len());
     let mut answers = Vec::with_capacity(keys.len());
     for k in keys {
@@ -71,13 +74,21 @@ fn time_all(keys: &[&[u8]], mut f: impl FnMut(&[u8]) -> Answer) -> (Vec<u64>, Ve
     (ns, answers)
 }
 
-fn row(backend: &'static str, mut ns: Vec<u64>, compiled_mean: Option<f64>) -> Row {
+fn row(
+    backend: &'static str,
+    mut ns: Vec<u64>,
+    compiled_mean: Option<f64>,
+) -> Row {
     let q = Quantiles::of(&mut ns);
     Row {
         backend,
         lookups: q.count,
         total_ms: q.total as f64 / 1e6,
-        lookups_per_s: if q.total > 0 { q.count as f64 * 1e9 / q.total as f64 } else { 0.0 },
+        lookups_per_s: if q.total > 0 {
+            q.count as f64 * 1e9 / q.total as f64
+        } else {
+            0.0
+        },
         vs_compiled: compiled_mean.map_or(1.0, |c| q.mean / c),
         per_lookup_ns: q,
     }
@@ -86,29 +97,33 @@ fn row(backend: &'static str, mut ns: Vec<u64>, compiled_mean: Option<f64>) -> R
 pub fn run(args: Args) -> Outcome {
     let (t, format) = super::stat::open(&args.trace, None)?;
     let dir = super::replay::kernel_dir(&args.kernel)?;
-    let arena = bumpalo::Bump::new();
-    let p = prepare(t.bytes(), format, false, &arena)
-        .map_err(|e| Failure::Data(format!("{}: {e}", args.trace.display())))?;
+    let p = prepare(t.bytes(), format, false, None).map_err(|e| {
+        Failure::Data(format!("{}: {e}", args.trace.display()))
+    })?;
     let keys: Vec<&[u8]> = p
         .events
         .iter()
-        .filter_map(|e| e.lookup.map(|l| p.modaliases[l as usize]))
+        .filter_map(|e| e.lookup().map(|l| p.modaliases[l as usize]))
         .collect();
     let total = keys.len() as u64;
     let keys = &keys[..keys.len().min(args.limit)];
     let open = || {
-        KernelDir::open(&dir).with_context(|| format!("cannot load {}", dir.display()))
+        KernelDir::open(&dir)
+            .with_context(|| format!("cannot load {}", dir.display()))
     };
     let t_build = Instant::now();
     let compiled = Resolver::new(open()?, Backend::Compiled);
     let build_ms = t_build.elapsed().as_secs_f64() * 1e3;
     let naive = Resolver::new(open()?, Backend::Naive);
     let mut s = Scratch::default();
-    let mut via = |r: &Resolver, k: &[u8], s: &mut Scratch| -> Answer {
-        r.lookup(k, s).map(|()| s.modules().map(<[u8]>::to_vec).collect()).map_err(|e| e.errno())
+    let via = |r: &Resolver, k: &[u8], s: &mut Scratch| -> Answer {
+        r.lookup(k, s)
+            .map(|()| s.modules().map(<[u8]>::to_vec).collect())
+            .map_err(|e| e.errno())
     };
     // Warm caches once, then measure.
-    let _ = time_all(&keys[..keys.len().min(1000)], |k| via(&compiled, k, &mut s));
+    let _ =
+        time_all(&keys[..keys.len().min(1000)], |k| via(&compiled, k, &mut s));
     let (c_ns, c_ans) = time_all(keys, |k| via(&compiled, k, &mut s));
     let c_mean = c_ns.iter().sum::<u64>() as f64 / c_ns.len().max(1) as f64;
     let mut rows = vec![row("compiled", c_ns, None)];
@@ -116,7 +131,9 @@ pub fn run(args: Args) -> Outcome {
     let (n_ns, n_ans) = time_all(nk, |k| via(&naive, k, &mut s));
     let mismatches = n_ans.iter().zip(&c_ans).filter(|(a, b)| a != b).count();
     if mismatches > 0 {
-        return Err(Failure::Data(format!("naive and compiled disagree on {mismatches} lookups")));
+        return Err(Failure::Data(format!(
+            "naive and compiled disagree on {mismatches} lookups"
+        )));
     }
     rows.push(row("naive", n_ns, Some(c_mean)));
     #[cfg(feature = "kmod-ffi")]
@@ -128,13 +145,17 @@ pub fn run(args: Args) -> Outcome {
         std::fs::create_dir_all(&conf)?;
         let mut k = coldplug::kmod_ffi::Kmod::new(&shadow, &conf)?;
         k.set_log_priority(coldplug::kmod_ffi::LOG_CRIT);
-        k.load_resources().map_err(|e| anyhow::anyhow!("kmod_load_resources: {e}"))?;
+        k.load_resources()
+            .map_err(|e| anyhow::anyhow!("kmod_load_resources: {e}"))?;
         let _ = time_all(&keys[..keys.len().min(1000)], |key| k.lookup(key));
         let (l_ns, l_ans) = time_all(keys, |key| k.lookup(key));
         let _ = std::fs::remove_dir_all(&tmp);
-        let mismatches = l_ans.iter().zip(&c_ans).filter(|(a, b)| a != b).count();
+        let mismatches =
+            l_ans.iter().zip(&c_ans).filter(|(a, b)| a != b).count();
         if mismatches > 0 {
-            return Err(Failure::Data(format!("libkmod and compiled disagree on {mismatches} lookups")));
+            return Err(Failure::Data(format!(
+                "libkmod and compiled disagree on {mismatches} lookups"
+            )));
         }
         rows.push(row("libkmod", l_ns, Some(c_mean)));
     }
@@ -149,7 +170,8 @@ pub fn run(args: Args) -> Outcome {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &r).map_err(anyhow::Error::from)?;
+        serde_json::to_writer_pretty(&mut out, &r)
+            .map_err(anyhow::Error::from)?;
         writeln!(out)?;
         return Ok(false);
     }
@@ -162,7 +184,14 @@ pub fn run(args: Args) -> Outcome {
     writeln!(
         out,
         "  {:<9} {:>9} {:>11} {:>9} {:>9} {:>9} {:>13} {:>11}",
-        "backend", "lookups", "total ms", "p50 ns", "p99 ns", "mean ns", "lookups/s", "x compiled"
+        "backend",
+        "lookups",
+        "total ms",
+        "p50 ns",
+        "p99 ns",
+        "mean ns",
+        "lookups/s",
+        "x compiled"
     )?;
     for row in &r.rows {
         writeln!(
@@ -184,7 +213,8 @@ pub fn run(args: Args) -> Outcome {
 
 #[cfg(feature = "kmod-ffi")]
 fn tempfile_dir() -> std::io::Result<PathBuf> {
-    let d = std::env::temp_dir().join(format!("coldplug-bench-{}", std::process::id()));
+    let d = std::env::temp_dir()
+        .join(format!("coldplug-bench-{}", std::process::id()));
     std::fs::create_dir_all(&d)?;
     Ok(d)
 }

@@ -79,7 +79,8 @@ mod tests {
 
     #[test]
     fn specs() {
-        let p = parse_spec("overlay=a.toml; blacklist=vfio_ccw;cmdline=x.y=1").unwrap();
+        let p = parse_spec("overlay=a.toml; blacklist=vfio_ccw;cmdline=x.y=1")
+            .unwrap();
         assert_eq!(p.overlay, [PathBuf::from("a.toml")]);
         assert_eq!(p.extra_lines, ["blacklist vfio_ccw"]);
         assert_eq!(p.cmdline.as_deref(), Some("x.y=1"));

@@ -72,14 +72,21 @@ impl PolicyArgs {
     }
 
     /// Load the kernel under this policy.
-    pub fn kernel(&self, dir: &Path, backend: Backend) -> anyhow::Result<PolicyKernel> {
+    pub fn kernel(
+        &self,
+        dir: &Path,
+        backend: Backend,
+    ) -> anyhow::Result<PolicyKernel> {
         let mut config = if self.system_config {
             Policy::load(Some(dir), &[], None).config
         } else {
             Config::load(Some(dir), &self.config)
         };
         for (i, l) in self.extra_lines.iter().enumerate() {
-            config.parse_text(&format!("spec line {}", i + 1), format!("{l}\n").as_bytes());
+            config.parse_text(
+                &format!("spec line {}", i + 1),
+                format!("{l}\n").as_bytes(),
+            );
         }
         if let Some(line) = &self.cmdline {
             config.merge_cmdline(&Cmdline::parse(line));
@@ -92,8 +99,9 @@ impl PolicyArgs {
             .iter()
             .map(|p| Overlay::load(p))
             .collect::<Result<Vec<_>, _>>()?;
-        PolicyKernel::open(dir, backend, config, &overlays)
-            .with_context(|| format!("cannot load modules directory {}", dir.display()))
+        PolicyKernel::open(dir, backend, config, &overlays).with_context(
+            || format!("cannot load modules directory {}", dir.display()),
+        )
     }
 
     /// The rules, if any.
@@ -102,7 +110,8 @@ impl PolicyArgs {
         let text = std::fs::read_to_string(p)
             .with_context(|| format!("cannot read rules {}", p.display()))?;
         Ok(Some(
-            Rules::parse(&text).with_context(|| format!("rules {}", p.display()))?,
+            Rules::parse(&text)
+                .with_context(|| format!("rules {}", p.display()))?,
         ))
     }
 }
@@ -169,7 +178,8 @@ pub struct Args {
 
 /// This machine's CPUs and memory, for udevd's default children_max.
 pub(super) fn default_workers() -> usize {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let cpus =
+        std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {
@@ -185,8 +195,9 @@ pub(super) fn default_workers() -> usize {
 pub(super) fn kernel_dir(k: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
     match k {
         Some(d) => Ok(d.clone()),
-        None => coldplug::modindex::default_dir()
-            .context("cannot find the running kernel's release (use --kernel DIR)"),
+        None => coldplug::modindex::default_dir().context(
+            "cannot find the running kernel's release (use --kernel DIR)",
+        ),
     }
 }
 
@@ -207,7 +218,13 @@ pub(super) fn run_one(
     let index_ms = t_index.elapsed().as_secs_f64() * 1e3;
     let arena = bumpalo::Bump::new();
     let t_parse = Instant::now();
-    let mut p: Prepared<'_> = prepare(t.bytes(), format, engine.strict, &arena).map_err(|e| {
+    let mut p: Prepared<'_> = prepare(
+        t.bytes(),
+        format,
+        engine.strict,
+        rules.as_ref(),
+    )
+    .map_err(|e| {
         Failure::Data(format!("{}: malformed record: {e}", trace.display()))
     })?;
     let parse_ms = t_parse.elapsed().as_secs_f64() * 1e3;
@@ -220,16 +237,20 @@ pub(super) fn run_one(
             m.reason
         );
     }
-    let lookups = p.events.iter().filter(|e| e.lookup.is_some()).count() as u64;
-    let bar = (std::io::stderr().is_terminal() && lookups > 200_000).then(|| {
-        let b = indicatif::ProgressBar::new(lookups);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} lookups ({eta})")
+    let lookups =
+        p.events.iter().filter(|e| e.lookup().is_some()).count() as u64;
+    let bar =
+        (std::io::stderr().is_terminal() && lookups > 200_000).then(|| {
+            let b = indicatif::ProgressBar::new(lookups);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} {bar:40} {pos}/{len} lookups ({eta})",
+                )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b.set_message("matching");
-        b
-    });
+            );
+            b.set_message("matching");
+            b
+        });
     let progress = |n: u64| {
         if let Some(b) = &bar {
             b.set_position(n);
@@ -239,13 +260,21 @@ pub(super) fn run_one(
         workers: engine.workers.unwrap_or_else(default_workers).max(1),
         threads: engine
             .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            })
             .max(1),
         cost,
         rules: rules.as_ref(),
         progress: bar.as_ref().map(|_| &progress as &(dyn Fn(u64) + Sync)),
     };
-    let mut r = replay(&mut p, &kernel, &settings, &arena, OuterWall { parse_ms, index_ms });
+    let mut r = replay(
+        &mut p,
+        &kernel,
+        &settings,
+        &arena,
+        OuterWall { parse_ms, index_ms },
+    );
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -266,7 +295,8 @@ pub fn run(args: Args) -> Outcome {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &r).map_err(anyhow::Error::from)?;
+        serde_json::to_writer_pretty(&mut out, &r)
+            .map_err(anyhow::Error::from)?;
         writeln!(out)?;
     } else {
         report::text::write(&mut out, &r)?;

@@ -111,8 +111,8 @@ pub struct Bar {
     pub start_us: f64,
     /// End, µs.
     pub end_us: f64,
-    /// Subsystem name.
-    pub subsystem: String,
+    /// Subsystem, an index into [`ReplayReport::timeline_subsystems`].
+    pub subsystem: u16,
     /// A module load happened in it.
     pub loads: bool,
 }
@@ -178,6 +178,9 @@ pub struct ReplayReport {
     /// Timeline bars, merged to at most a few thousand per worker.
     #[serde(skip)]
     pub timeline: Vec<Bar>,
+    /// Names of the timeline's subsystems.
+    #[serde(skip)]
+    pub timeline_subsystems: Vec<String>,
 }
 
 /// Log-spaced histogram of `samples` (ns): bucket upper bounds 2^k.

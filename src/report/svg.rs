@@ -26,12 +26,15 @@ pub fn render(r: &ReplayReport) -> String {
     let end_us = r.timeline.iter().map(|b| b.end_us).fold(1.0, f64::max);
     let scale = plot_w / end_us;
 
+    let name = |b: &super::Bar| {
+        r.timeline_subsystems
+            .get(b.subsystem as usize)
+            .map_or("?", String::as_str)
+    };
     let mut colors: BTreeMap<&str, &str> = BTreeMap::new();
     for b in &r.timeline {
         let n = colors.len();
-        colors
-            .entry(b.subsystem.as_str())
-            .or_insert(PALETTE[n % PALETTE.len()]);
+        colors.entry(name(b)).or_insert(PALETTE[n % PALETTE.len()]);
     }
     let legend_h = 18.0 * colors.len().div_ceil(6) as f64;
     let hist_top = 40.0 + tl_h + 40.0 + legend_h;
@@ -73,7 +76,7 @@ pub fn render(r: &ReplayReport) -> String {
         let slot = &mut last[b.worker as usize];
         match slot {
             Some((a, e, sub))
-                if *sub == b.subsystem && (b.start_us - *e) * scale < 1.0 =>
+                if *sub == name(b) && (b.start_us - *e) * scale < 1.0 =>
             {
                 *e = b.end_us.max(*e);
                 let _ = a;
@@ -82,7 +85,7 @@ pub fn render(r: &ReplayReport) -> String {
                 if let Some(prev) = slot.take() {
                     flush(&mut s, b.worker, prev, &colors);
                 }
-                *slot = Some((b.start_us, b.end_us, b.subsystem.as_str()));
+                *slot = Some((b.start_us, b.end_us, name(b)));
             }
         }
     }

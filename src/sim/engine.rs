@@ -107,6 +107,10 @@ pub struct SimEvent {
     pub rule_loads: (u32, u32),
     /// Interned subsystem, for per-subsystem figures.
     pub subsystem: u16,
+    /// The device already exists in the kernel when the trace starts
+    /// (a coldplug re-announcement: `SYNTH_UUID` is set), so it binds
+    /// as soon as its driver registers, whenever its event arrives.
+    pub exists: bool,
 }
 
 /// Everything one simulation run needs.
@@ -309,8 +313,25 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
             }
             // Then arrivals at `now`, trace and synthetic, in order.
             while cursor < n && self.sc.events[cursor].arrival_ns == now {
-                let place = self.sc.events[cursor].place;
+                let ev = &self.sc.events[cursor];
+                let place = ev.place;
                 self.enqueue(Origin::Trace(cursor as u32), place, now);
+                // A device created after its driver registered binds
+                // right after its add.
+                if let (false, Some(l)) = (ev.exists, ev.lookup) {
+                    let list = &self.sc.lookups[l as usize];
+                    for (k, &m) in list.iter().enumerate() {
+                        let live = matches!(self.state[m as usize], State::Claimed(t) if t < now);
+                        if live && !list[..k].contains(&m) {
+                            self.out.counters.kernel_events += 1;
+                            self.enqueue(
+                                Origin::Bind(m, cursor as u32),
+                                place,
+                                now,
+                            );
+                        }
+                    }
+                }
                 cursor += 1;
             }
             while let Some(&Reverse((t, kind, id))) = self.heap.peek() {
@@ -355,7 +376,7 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
         }
         for &dev in &self.devices_of[m as usize] {
             let ev = &self.sc.events[dev as usize];
-            if ev.arrival_ns <= now {
+            if ev.exists || ev.arrival_ns <= now {
                 out.push((Origin::Bind(m, dev), ev.place));
             }
         }
@@ -536,6 +557,7 @@ mod tests {
             lookup_ns: 0,
             rule_loads: (0, 0),
             subsystem: 0,
+            exists: false,
         }
     }
 

@@ -1,29 +1,45 @@
 //! From a trace to what the simulation needs: events in SEQNUM order
-//! with their queue places, unique modaliases, and interned
-//! subsystems. Borrowed from the (memory-mapped) trace; one pass.
+//! with their queue places, unique modaliases, interned subsystems, and
+//! the events rules match. One pass over the (memory-mapped) trace;
+//! each event is kept as a 48-byte record, the strings stay in the
+//! trace.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::trace::{stats::Malformed, Events, Format};
-use crate::uevent::{Action, ParseError, Uevent};
+use crate::uevent::{parse_u64, Action, ParseError, Uevent};
 
 use super::queue::{PathTree, Place};
+use super::rules::Rules;
 
-/// One event as the replay keeps it: small, borrowed, no per-event
-/// allocation beyond the vector it lives in.
+/// No lookup for this event.
+pub const NO_LOOKUP: u32 = u32::MAX;
+
+/// One event as the replay keeps it.
 #[derive(Debug, Clone, Copy)]
-pub struct EventMeta<'a> {
-    /// The parsed event (views into the trace).
-    pub event: Uevent<'a>,
-    /// Queue place (devpath, old devpath, device number).
-    pub place: Place,
-    /// Index into [`Prepared::modaliases`] for `add` events with a
-    /// MODALIAS (what udev's kmod builtin looks up).
-    pub lookup: Option<u32>,
-    /// Index into [`Prepared::subsystems`].
-    pub subsystem: u16,
+pub struct EventMeta {
+    /// SEQNUM, 0 when the format has none.
+    pub seqnum: u64,
     /// Arrival in ns from the first event.
     pub arrival_ns: u64,
+    /// Queue place (devpath, old devpath, device number); the devpath
+    /// is `tree.path(place.nodes[0])`.
+    pub place: Place,
+    /// Index into [`Prepared::modaliases`] for `add` events with a
+    /// MODALIAS (what udev's kmod builtin looks up), or [`NO_LOOKUP`].
+    pub lookup_id: u32,
+    /// Index into [`Prepared::subsystems`].
+    pub subsystem: u16,
+    /// The device existed before the trace (SYNTH_UUID: a coldplug
+    /// re-announcement).
+    pub exists: bool,
+}
+
+impl EventMeta {
+    /// The lookup index, if the event does one.
+    pub fn lookup(&self) -> Option<u32> {
+        (self.lookup_id != NO_LOOKUP).then_some(self.lookup_id)
+    }
 }
 
 /// A prepared trace.
@@ -32,15 +48,24 @@ pub struct Prepared<'a> {
     pub tree: PathTree<'a>,
     /// Events, sorted by SEQNUM where they have one (udevd reorders
     /// late arrivals into SEQNUM order).
-    pub events: Vec<EventMeta<'a>>,
+    pub events: Vec<EventMeta>,
     /// Distinct modaliases looked up, in first-seen order.
     pub modaliases: Vec<&'a [u8]>,
     /// Distinct subsystems.
     pub subsystems: Vec<&'a [u8]>,
+    /// (event index, module name) for every rule-driven load, in order.
+    pub rule_loads: Vec<(u32, String)>,
     /// Malformed records skipped.
     pub malformed: u64,
     /// The first few of them.
     pub malformed_records: Vec<Malformed>,
+}
+
+impl Prepared<'_> {
+    /// The devpath of event `i`.
+    pub fn devpath(&self, i: usize) -> &[u8] {
+        self.tree.path(self.events[i].place.nodes[0])
+    }
 }
 
 /// The udev lookup key of an event: the MODALIAS value as sd-device
@@ -53,24 +78,49 @@ pub fn lookup_key<'a>(ev: &Uevent<'a>) -> Option<&'a [u8]> {
     })
 }
 
+/// The value of `key` (given with its `=`) in an environment, found
+/// with one substring search; the match must start an entry.
+fn find_value<'a>(
+    env: &'a [u8],
+    key: &[u8],
+    ev: &Uevent<'a>,
+) -> Option<&'a [u8]> {
+    let sep = match ev.separator() {
+        crate::uevent::Separator::Nul => 0,
+        crate::uevent::Separator::Newline => b'\n',
+    };
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&env[from..], key) {
+        let at = from + i;
+        if at == 0 || env[at - 1] == sep {
+            let v = &env[at + key.len()..];
+            let end = memchr::memchr(sep, v).unwrap_or(v.len());
+            return Some(&v[..end]);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// Read every event of `buf`. With `strict`, the first malformed record
 /// is returned as an error; otherwise it is counted and skipped.
-/// `devnum_keys` is scratch the caller keeps alive for device-number
-/// node names (they are made, not borrowed).
 pub fn prepare<'a>(
     buf: &'a [u8],
     format: Format,
     strict: bool,
-    devnum_keys: &'a bumpalo::Bump,
+    rules: Option<&Rules>,
 ) -> Result<Prepared<'a>, ParseError> {
-    let mut tree = PathTree::new();
-    let mut events = Vec::new();
+    // Our trace format: about 170 bytes a record; avoid regrowing.
+    let estimate = buf.len() / 200;
+    let mut tree = PathTree::with_capacity(estimate);
+    let mut events = Vec::with_capacity(estimate);
     let mut malformed = 0u64;
     let mut malformed_records = Vec::new();
-    let mut aliases: HashMap<&'a [u8], u32> = HashMap::new();
+    let mut aliases: FxHashMap<&'a [u8], u32> = FxHashMap::default();
     let mut modaliases = Vec::new();
-    let mut subsystem_ids: HashMap<&'a [u8], u16> = HashMap::new();
+    let mut subsystem_ids: FxHashMap<&'a [u8], u16> = FxHashMap::default();
     let mut subsystems = Vec::new();
+    let mut rule_loads = Vec::new();
     for item in Events::new(buf, format) {
         let ev = match item {
             Ok(ev) => ev,
@@ -89,24 +139,26 @@ pub fn prepare<'a>(
                 continue;
             }
         };
+        // The few keys udevd's queue and the kernel care about, found
+        // with SIMD substring search (most events have none of them).
+        let env = ev.env();
+        let old = find_value(env, b"DEVPATH_OLD=", &ev);
+        let major = find_value(env, b"MAJOR=", &ev).and_then(parse_u64);
+        let minor = major
+            .and_then(|_| find_value(env, b"MINOR=", &ev))
+            .and_then(parse_u64);
+        let synth = find_value(env, b"SYNTH_UUID=", &ev).is_some();
         let mut place = Place::at(tree.intern(ev.devpath()));
-        if let Some(old) = ev.get(b"DEVPATH_OLD") {
+        if let Some(old) = old {
             place = place.also(tree.intern(old));
         }
-        if let (Some(major), Some(minor)) =
-            (ev.get(b"MAJOR"), ev.get(b"MINOR"))
-        {
-            if major != b"0" {
-                let kind =
-                    if ev.subsystem() == Some(b"block") { 'b' } else { 'c' };
-                let key = bumpalo::format!(
-                    in devnum_keys,
-                    "{kind}{}:{}",
-                    String::from_utf8_lossy(major),
-                    String::from_utf8_lossy(minor)
-                );
-                place =
-                    place.also(tree.detached(key.into_bump_str().as_bytes()));
+        if let (Some(major), Some(minor)) = (major, minor) {
+            if major != 0 {
+                let block = u64::from(ev.subsystem() == Some(b"block")) << 63;
+                let key = block
+                    | (major & 0x7fff_ffff) << 32
+                    | (minor & 0xffff_ffff);
+                place = place.also(tree.detached(key));
             }
         }
         let sub = ev.subsystem().unwrap_or(b"");
@@ -115,30 +167,45 @@ pub fn prepare<'a>(
             subsystems.push(sub);
             next
         });
-        let lookup = match (ev.action(), lookup_key(&ev)) {
+        let lookup_id = match (ev.action(), lookup_key(&ev)) {
             (Action::Add, Some(key)) if !key.is_empty() => {
                 let next = aliases.len() as u32;
-                Some(*aliases.entry(key).or_insert_with(|| {
+                *aliases.entry(key).or_insert_with(|| {
                     modaliases.push(key);
                     next
-                }))
+                })
             }
-            _ => None,
+            _ => NO_LOOKUP,
         };
+        if let Some(r) = rules {
+            for name in r.loads(&ev) {
+                rule_loads.push((events.len() as u32, name.to_string()));
+            }
+        }
         events.push(EventMeta {
-            event: ev,
-            place,
-            lookup,
-            subsystem,
+            seqnum: ev.seqnum().unwrap_or(0),
             arrival_ns: ev.timestamp_ns().unwrap_or(0),
+            place,
+            lookup_id,
+            subsystem,
+            exists: synth,
         });
     }
     // udevd's queue is in SEQNUM order; keep trace order for events
     // without one (stable sort).
-    if events.windows(2).any(|w| {
-        matches!((w[0].event.seqnum(), w[1].event.seqnum()), (Some(a), Some(b)) if b < a)
-    }) {
-        events.sort_by_key(|e| e.event.seqnum().unwrap_or(0));
+    if events.windows(2).any(|w| w[1].seqnum != 0 && w[1].seqnum < w[0].seqnum)
+    {
+        let mut order: Vec<u32> = (0..events.len() as u32).collect();
+        order.sort_by_key(|&i| events[i as usize].seqnum);
+        let mut new_index = vec![0u32; events.len()];
+        for (to, &from) in order.iter().enumerate() {
+            new_index[from as usize] = to as u32;
+        }
+        events = order.iter().map(|&i| events[i as usize]).collect();
+        for (ev, _) in &mut rule_loads {
+            *ev = new_index[*ev as usize];
+        }
+        rule_loads.sort_by_key(|(ev, _)| *ev);
     }
     // Arrivals relative to the first, and never earlier than the event
     // before (a reordered event cannot be queued before it arrives).
@@ -153,6 +220,7 @@ pub fn prepare<'a>(
         events,
         modaliases,
         subsystems,
+        rule_loads,
         malformed,
         malformed_records,
     })
@@ -169,16 +237,18 @@ mod tests {
             "/traces/captures/kernel-trigger.monitor.txt"
         ))
         .unwrap();
-        let arena = bumpalo::Bump::new();
-        let p = prepare(&buf, Format::Monitor, true, &arena).unwrap();
+        let p = prepare(&buf, Format::Monitor, true, None).unwrap();
         assert_eq!(p.events.len(), 446);
         assert_eq!(p.malformed, 0);
-        let lookups = p.events.iter().filter(|e| e.lookup.is_some()).count();
+        let lookups = p.events.iter().filter(|e| e.lookup().is_some()).count();
         assert_eq!(lookups, 28);
         assert_eq!(p.modaliases.len(), 23);
         assert!(p
             .events
             .windows(2)
             .all(|w| w[0].arrival_ns <= w[1].arrival_ns));
+        assert!(p.events.iter().all(|e| e.exists));
+        // Block devices occupy their device number too.
+        assert!(p.events.iter().any(|e| e.place.nodes[1] != u32::MAX));
     }
 }

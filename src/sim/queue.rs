@@ -25,7 +25,9 @@
 //! keyed by target. Device numbers are extra nodes with no ancestors.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap;
 
 /// Interned devpath or device-number node.
 pub type NodeId = u32;
@@ -33,14 +35,28 @@ pub type NodeId = u32;
 /// The tree of devpaths seen in a trace, with each node's parent.
 #[derive(Default)]
 pub struct PathTree<'a> {
-    ids: HashMap<&'a [u8], NodeId>,
+    ids: FxHashMap<&'a [u8], NodeId>,
+    nums: FxHashMap<u64, NodeId>,
     parent: Vec<Option<NodeId>>,
+    paths: Vec<&'a [u8]>,
 }
 
 impl<'a> PathTree<'a> {
     /// An empty tree.
     pub fn new() -> Self {
         PathTree::default()
+    }
+
+    /// An empty tree with room for about `n` devpaths.
+    pub fn with_capacity(n: usize) -> Self {
+        let mut ids = FxHashMap::default();
+        ids.reserve(n);
+        PathTree {
+            ids,
+            nums: FxHashMap::default(),
+            parent: Vec::with_capacity(n),
+            paths: Vec::with_capacity(n),
+        }
     }
 
     /// The node of `path`, creating it and its ancestors (`/`-boundary
@@ -55,23 +71,27 @@ impl<'a> PathTree<'a> {
         };
         let id = self.parent.len() as NodeId;
         self.parent.push(parent);
+        self.paths.push(path);
         self.ids.insert(path, id);
         id
     }
 
-    /// A node with no ancestors (device numbers, interface indexes).
-    pub fn detached(&mut self, key: &'a [u8]) -> NodeId {
-        self.intern_detached(key)
-    }
-
-    fn intern_detached(&mut self, key: &'a [u8]) -> NodeId {
-        if let Some(&id) = self.ids.get(key) {
+    /// A node with no ancestors for a device number (`b` or `c`,
+    /// major, minor packed by the caller).
+    pub fn detached(&mut self, key: u64) -> NodeId {
+        if let Some(&id) = self.nums.get(&key) {
             return id;
         }
         let id = self.parent.len() as NodeId;
         self.parent.push(None);
-        self.ids.insert(key, id);
+        self.paths.push(b"");
+        self.nums.insert(key, id);
         id
+    }
+
+    /// The devpath of a node (empty for device-number nodes).
+    pub fn path(&self, n: NodeId) -> &'a [u8] {
+        self.paths[n as usize]
     }
 
     /// Number of nodes.
@@ -340,7 +360,7 @@ mod tests {
         let mut tree = PathTree::new();
         let a = tree.intern(b"/devices/x/block/sda");
         let b = tree.intern(b"/devices/y/block/sdb");
-        let dev = tree.detached(b"b8:0");
+        let dev = tree.detached(1 << 63 | 8 << 32);
         let mut d = Dependencies::new(&tree, 2);
         assert!(d.enqueue(0, Place::at(a).also(dev)));
         assert!(!d.enqueue(1, Place::at(b).also(dev)));

@@ -7,7 +7,7 @@
 //! threads. The simulation that follows is single-threaded and
 //! deterministic.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::report::{
@@ -115,18 +115,22 @@ where
         .collect();
     let mut rule_loads = Vec::new();
     let mut rule_ranges = vec![(0u32, 0u32); p.events.len()];
-    if let Some(rules) = settings.rules {
+    {
         let mut scratch = kernel.scratch();
-        for (i, e) in p.events.iter().enumerate() {
+        let mut k = 0;
+        while k < p.rule_loads.len() {
+            let ev = p.rule_loads[k].0;
             let start = rule_loads.len() as u32;
-            for name in rules.loads(&e.event) {
+            while k < p.rule_loads.len() && p.rule_loads[k].0 == ev {
+                let name = &p.rule_loads[k].1;
                 if kernel.lookup(name.as_bytes(), &mut scratch).is_ok() {
                     for n in kernel.results(&scratch) {
                         rule_loads.push(table.id(n));
                     }
                 }
+                k += 1;
             }
-            rule_ranges[i] = (start, rule_loads.len() as u32);
+            rule_ranges[ev as usize] = (start, rule_loads.len() as u32);
         }
     }
     // Bus of the first alias that names each module, for its driver add.
@@ -169,10 +173,11 @@ where
         .map(|(i, e)| SimEvent {
             arrival_ns: e.arrival_ns,
             place: e.place,
-            lookup: e.lookup,
+            lookup: e.lookup(),
             lookup_ns: lookup_ns[i],
             rule_loads: rule_ranges[i],
             subsystem: e.subsystem,
+            exists: e.exists,
         })
         .collect();
     let sc = Scenario {
@@ -205,20 +210,19 @@ where
         cost_model: Some(settings.cost),
         ..ReplayReport::default()
     };
+    // Per-subsystem figures by index; synthetic events get two more.
+    let nsub = p.subsystems.len();
+    let (module_sub, drivers_sub) = (nsub, nsub + 1);
+    let mut subs = vec![SubsystemStats::default(); nsub + 2];
     for (i, e) in p.events.iter().enumerate() {
-        if let Some(l) = e.lookup {
+        let s = &mut subs[e.subsystem as usize];
+        s.events += 1;
+        if let Some(l) = e.lookup() {
             match &unique[l as usize] {
                 Err(_) => r.invalid_lookups += 1,
                 Ok(v) if v.is_empty() => r.unmatched_lookups += 1,
                 Ok(_) => {}
             }
-        }
-        let s = r
-            .by_subsystem
-            .entry(text(p.subsystems[e.subsystem as usize]))
-            .or_default();
-        s.events += 1;
-        if e.lookup.is_some() {
             s.lookups += 1;
             s.matching_ns += lookup_ns[i];
         }
@@ -229,21 +233,20 @@ where
     };
     for l in &outcome.loads {
         let m = &sc.modules[l.module as usize];
-        let ev = trace_of(l.by).map(|i| &p.events[i]);
-        let trigger = match ev {
-            Some(e)
-                if e.lookup.is_some() && !is_rule_load(&sc, l, e.lookup) =>
-            {
-                text(p.modaliases[e.lookup.unwrap() as usize])
+        let ev = trace_of(l.by);
+        let lookup = ev.and_then(|i| p.events[i].lookup());
+        let trigger = match (ev, lookup) {
+            (Some(_), Some(k)) if !is_rule_load(&sc, l, lookup) => {
+                text(p.modaliases[k as usize])
             }
-            Some(_) => "rule".into(),
-            None => String::new(),
+            (Some(_), _) => "rule".into(),
+            (None, _) => String::new(),
         };
         r.module_bytes += m.size;
         r.modules_loaded.push(LoadedModule {
             name: m.name.clone(),
-            first_seqnum: ev.and_then(|e| e.event.seqnum()),
-            devpath: ev.map(|e| text(e.event.devpath())).unwrap_or_default(),
+            first_seqnum: ev.map(|i| p.events[i].seqnum).filter(|&s| s != 0),
+            devpath: ev.map(|i| text(p.devpath(i))).unwrap_or_default(),
             trigger,
             size: m.size,
             start_ms: l.start_ns as f64 / 1e6,
@@ -253,32 +256,59 @@ where
     }
     let loaders: std::collections::HashSet<Origin> =
         outcome.loads.iter().map(|l| l.by).collect();
+    // Timeline bars, merged per worker below 1/4000 of the run.
+    let merge_ns = outcome.makespan_ns / 4000;
+    let mut last_bar: Vec<Option<usize>> = vec![None; settings.workers.max(1)];
     for span in &outcome.spans {
         let sub = match span.origin {
             Origin::Trace(i) | Origin::Bind(_, i) => {
-                text(p.subsystems[p.events[i as usize].subsystem as usize])
+                p.events[i as usize].subsystem as usize
             }
-            Origin::ModuleAdd(_) => "module".into(),
-            Origin::DriverAdd(_) => "drivers".into(),
+            Origin::ModuleAdd(_) => module_sub,
+            Origin::DriverAdd(_) => drivers_sub,
         };
-        let ms = (span.end_ns - span.start_ns) as f64 / 1e6;
         if !matches!(span.origin, Origin::Trace(_)) {
-            r.by_subsystem.entry(sub.clone()).or_default().events += 1;
+            subs[sub].events += 1;
         }
-        r.by_subsystem.entry(sub.clone()).or_default().worker_ms += ms;
+        subs[sub].worker_ms += (span.end_ns - span.start_ns) as f64 / 1e6;
+        let loads = loaders.contains(&span.origin);
+        let w = span.worker as usize;
+        if let Some(b) = last_bar[w] {
+            let bar = &mut r.timeline[b];
+            if bar.subsystem == sub as u16
+                && !loads
+                && !bar.loads
+                && span.start_ns <= (bar.end_us * 1e3) as u64 + merge_ns
+            {
+                bar.end_us = span.end_ns as f64 / 1e3;
+                continue;
+            }
+        }
+        last_bar[w] = Some(r.timeline.len());
         r.timeline.push(Bar {
             worker: span.worker,
             start_us: span.start_ns as f64 / 1e3,
             end_us: span.end_ns as f64 / 1e3,
-            subsystem: sub,
-            loads: loaders.contains(&span.origin),
+            subsystem: sub as u16,
+            loads,
         });
+    }
+    r.timeline_subsystems = p
+        .subsystems
+        .iter()
+        .map(|s| text(s))
+        .chain(["module".to_string(), "drivers".to_string()])
+        .collect();
+    for (k, s) in subs.into_iter().enumerate() {
+        if s.events > 0 {
+            r.by_subsystem.insert(r.timeline_subsystems[k].clone(), s);
+        }
     }
     let mut samples: Vec<u64> = p
         .events
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.lookup.is_some())
+        .filter(|(_, e)| e.lookup().is_some())
         .map(|(i, _)| lookup_ns[i])
         .collect();
     r.latency_histogram = report::histogram(&samples);
@@ -293,7 +323,6 @@ where
             + t_all.elapsed().as_secs_f64() * 1e3,
         threads: settings.threads,
     };
-    let _: &BTreeMap<String, SubsystemStats> = &r.by_subsystem;
     r
 }
 
@@ -339,7 +368,7 @@ fn timed_lookups<K: Kernel>(
                 let mut scratch = kernel.scratch();
                 let mut since = 0u64;
                 for (e, slot) in events.iter().zip(out.iter_mut()) {
-                    let Some(l) = e.lookup else { continue };
+                    let Some(l) = e.lookup() else { continue };
                     let alias = p.modaliases[l as usize];
                     let t = Instant::now();
                     let r = kernel.lookup(alias, &mut scratch);
@@ -509,7 +538,7 @@ mod tests {
                 &buf,
                 Format::Datagrams,
                 true,
-                &arena,
+                None,
             )
             .unwrap();
             let settings = Settings {
