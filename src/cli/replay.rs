@@ -139,6 +139,11 @@ pub struct EngineArgs {
     /// Stop at the first malformed record (exit 1).
     #[arg(long)]
     pub strict: bool,
+    /// Queue every event at time 0 (udevadm trigger writing faster than
+    /// udevd works) instead of at the trace's timestamps: the simulated
+    /// time is then udevd's processing time alone.
+    #[arg(long)]
+    pub burst: bool,
     /// Read the trace as this format instead of detecting it.
     #[arg(long, value_parser = super::stat::parse_format)]
     pub format: Option<Format>,
@@ -228,6 +233,11 @@ pub(super) fn run_one(
         Failure::Data(format!("{}: malformed record: {e}", trace.display()))
     })?;
     let parse_ms = t_parse.elapsed().as_secs_f64() * 1e3;
+    if engine.burst {
+        for e in &mut p.events {
+            e.arrival_ns = 0;
+        }
+    }
     for m in &p.malformed_records {
         let line = m.line.map(|l| format!(" (line {l})")).unwrap_or_default();
         eprintln!(

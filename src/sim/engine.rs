@@ -111,6 +111,9 @@ pub struct SimEvent {
     /// (a coldplug re-announcement: `SYNTH_UUID` is set), so it binds
     /// as soon as its driver registers, whenever its event arrives.
     pub exists: bool,
+    /// The device already has a driver: a newly loaded module does not
+    /// bind it (vfio_ccw and the subchannels io_subchannel owns).
+    pub bound: bool,
 }
 
 /// Everything one simulation run needs.
@@ -247,7 +250,7 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
     fn new(sc: &'s Scenario<'t, 'a>) -> Self {
         let mut devices_of = vec![Vec::new(); sc.modules.len()];
         for (i, ev) in sc.events.iter().enumerate() {
-            if let Some(l) = ev.lookup {
+            if let (Some(l), false) = (ev.lookup, ev.bound) {
                 let list = &sc.lookups[l as usize];
                 for (k, &m) in list.iter().enumerate() {
                     // A module listed twice binds the device once.
@@ -318,7 +321,9 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
                 self.enqueue(Origin::Trace(cursor as u32), place, now);
                 // A device created after its driver registered binds
                 // right after its add.
-                if let (false, Some(l)) = (ev.exists, ev.lookup) {
+                if let (false, false, Some(l)) =
+                    (ev.exists, ev.bound, ev.lookup)
+                {
                     let list = &self.sc.lookups[l as usize];
                     for (k, &m) in list.iter().enumerate() {
                         let live = matches!(self.state[m as usize], State::Claimed(t) if t < now);
@@ -558,6 +563,7 @@ mod tests {
             rule_loads: (0, 0),
             subsystem: 0,
             exists: false,
+            bound: false,
         }
     }
 

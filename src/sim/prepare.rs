@@ -33,6 +33,9 @@ pub struct EventMeta {
     /// The device existed before the trace (SYNTH_UUID: a coldplug
     /// re-announcement).
     pub exists: bool,
+    /// The device already has a driver (DRIVER is set): loading another
+    /// module for its alias does not bind it.
+    pub bound: bool,
 }
 
 impl EventMeta {
@@ -189,6 +192,7 @@ pub fn prepare<'a>(
             lookup_id,
             subsystem,
             exists: synth,
+            bound: ev.driver().is_some(),
         });
     }
     // udevd's queue is in SEQNUM order; keep trace order for events
