@@ -154,8 +154,6 @@ pub struct Span {
     pub origin: Origin,
     /// Worker index.
     pub worker: u32,
-    /// When it arrived in the queue.
-    pub queued_ns: u64,
     /// Start on the worker.
     pub start_ns: u64,
     /// End.
@@ -227,9 +225,8 @@ pub fn run(sc: &Scenario<'_, '_>) -> Outcome {
 struct Engine<'s, 't, 'a> {
     sc: &'s Scenario<'t, 'a>,
     deps: Dependencies<'t, 'a>,
-    /// Per queued event: its origin, arrival, queue position.
+    /// Per queued event: its origin and queue position.
     origin: Vec<Origin>,
-    queued_at: Vec<u64>,
     /// DES events: (time, kind, id); kind 0 = synthetic arrival, 1 =
     /// finish. Finishes after arrivals at the same time.
     heap: BinaryHeap<Reverse<(u64, u8, u64)>>,
@@ -264,7 +261,6 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
             sc,
             deps: Dependencies::new(sc.tree, sc.events.len()),
             origin: Vec::with_capacity(sc.events.len()),
-            queued_at: Vec::with_capacity(sc.events.len()),
             heap: BinaryHeap::new(),
             ready: BinaryHeap::new(),
             qpos: Vec::with_capacity(sc.events.len()),
@@ -359,8 +355,8 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
 
     fn enqueue(&mut self, origin: Origin, place: Place, now: u64) {
         let ev = self.origin.len();
+        let _ = now;
         self.origin.push(origin);
-        self.queued_at.push(now);
         self.qpos.push(self.next_qpos);
         self.next_qpos += 1;
         if self.deps.enqueue(ev, place) {
@@ -407,7 +403,6 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
             self.out.spans.push(Span {
                 origin: self.origin[ev],
                 worker,
-                queued_ns: self.queued_at[ev],
                 start_ns: now,
                 end_ns: end,
             });

@@ -85,7 +85,7 @@ pub fn lookup_key<'a>(ev: &Uevent<'a>) -> Option<&'a [u8]> {
 /// with one substring search; the match must start an entry.
 fn find_value<'a>(
     env: &'a [u8],
-    key: &[u8],
+    key: &memchr::memmem::Finder<'_>,
     ev: &Uevent<'a>,
 ) -> Option<&'a [u8]> {
     let sep = match ev.separator() {
@@ -93,10 +93,10 @@ fn find_value<'a>(
         crate::uevent::Separator::Newline => b'\n',
     };
     let mut from = 0;
-    while let Some(i) = memchr::memmem::find(&env[from..], key) {
+    while let Some(i) = key.find(&env[from..]) {
         let at = from + i;
         if at == 0 || env[at - 1] == sep {
-            let v = &env[at + key.len()..];
+            let v = &env[at + key.needle().len()..];
             let end = memchr::memchr(sep, v).unwrap_or(v.len());
             return Some(&v[..end]);
         }
@@ -124,6 +124,14 @@ pub fn prepare<'a>(
     let mut subsystem_ids: FxHashMap<&'a [u8], u16> = FxHashMap::default();
     let mut subsystems = Vec::new();
     let mut rule_loads = Vec::new();
+    let (f_old, f_major, f_minor, f_synth) = (
+        memchr::memmem::Finder::new(b"DEVPATH_OLD="),
+        memchr::memmem::Finder::new(b"MAJOR="),
+        memchr::memmem::Finder::new(b"MINOR="),
+        memchr::memmem::Finder::new(b"SYNTH_UUID="),
+    );
+    // Consecutive events often share a devpath (add, then bind).
+    let mut last: (&[u8], u32) = (b"", u32::MAX);
     for item in Events::new(buf, format) {
         let ev = match item {
             Ok(ev) => ev,
@@ -145,13 +153,20 @@ pub fn prepare<'a>(
         // The few keys udevd's queue and the kernel care about, found
         // with SIMD substring search (most events have none of them).
         let env = ev.env();
-        let old = find_value(env, b"DEVPATH_OLD=", &ev);
-        let major = find_value(env, b"MAJOR=", &ev).and_then(parse_u64);
+        let old = find_value(env, &f_old, &ev);
+        let major = find_value(env, &f_major, &ev).and_then(parse_u64);
         let minor = major
-            .and_then(|_| find_value(env, b"MINOR=", &ev))
+            .and_then(|_| find_value(env, &f_minor, &ev))
             .and_then(parse_u64);
-        let synth = find_value(env, b"SYNTH_UUID=", &ev).is_some();
-        let mut place = Place::at(tree.intern(ev.devpath()));
+        let synth = find_value(env, &f_synth, &ev).is_some();
+        let node = if last.1 != u32::MAX && last.0 == ev.devpath() {
+            last.1
+        } else {
+            let n = tree.intern(ev.devpath());
+            last = (ev.devpath(), n);
+            n
+        };
+        let mut place = Place::at(node);
         if let Some(old) = old {
             place = place.also(tree.intern(old));
         }

@@ -160,8 +160,11 @@ pub struct Dependencies<'t, 'a> {
     waits: Vec<Wait>,
     span: Vec<(u32, u32)>,
     places: Vec<Place>,
-    waiters_at: Vec<BinaryHeap<Reverse<(u32, usize)>>>,
-    waiters_below: Vec<BinaryHeap<Reverse<(u32, usize)>>>,
+    /// Events parked on a counter, by (node, below); most nodes never
+    /// have any, so the heaps live in a map and a flag per node says
+    /// whether to look (bit 0: at, bit 1: below).
+    waiters: FxHashMap<(NodeId, bool), BinaryHeap<Reverse<(u32, usize)>>>,
+    has_waiters: Vec<u8>,
 }
 
 impl<'t, 'a> Dependencies<'t, 'a> {
@@ -177,8 +180,8 @@ impl<'t, 'a> Dependencies<'t, 'a> {
             waits: Vec::with_capacity(events * 4),
             span: vec![(0, 0); events],
             places: vec![Place::at(NONE); events],
-            waiters_at: vec![BinaryHeap::new(); n],
-            waiters_below: vec![BinaryHeap::new(); n],
+            waiters: FxHashMap::default(),
+            has_waiters: vec![0; n],
         }
     }
 
@@ -246,16 +249,20 @@ impl<'t, 'a> Dependencies<'t, 'a> {
             }
             let w = self.waits[(start + len - 1) as usize];
             let i = w.node as usize;
-            let (done, queue) = if w.below {
-                (self.finished_below[i], &mut self.waiters_below[i])
+            let done = if w.below {
+                self.finished_below[i]
             } else {
-                (self.finished_at[i], &mut self.waiters_at[i])
+                self.finished_at[i]
             };
             if done >= w.target {
                 self.span[ev].1 -= 1;
                 continue;
             }
-            queue.push(Reverse((w.target, ev)));
+            self.has_waiters[i] |= 1 << u8::from(w.below);
+            self.waiters
+                .entry((w.node, w.below))
+                .or_default()
+                .push(Reverse((w.target, ev)));
             return false;
         }
     }
@@ -277,21 +284,30 @@ impl<'t, 'a> Dependencies<'t, 'a> {
 
     fn wake(&mut self, node: NodeId, below: bool, ready: &mut Vec<usize>) {
         let i = node as usize;
-        loop {
-            let (done, queue) = if below {
-                (self.finished_below[i], &mut self.waiters_below[i])
-            } else {
-                (self.finished_at[i], &mut self.waiters_at[i])
-            };
-            match queue.peek() {
-                Some(&Reverse((target, ev))) if target <= done => {
-                    queue.pop();
-                    self.span[ev].1 -= 1;
-                    if self.park(ev) {
-                        ready.push(ev);
-                    }
+        let bit = 1 << u8::from(below);
+        if self.has_waiters[i] & bit == 0 {
+            return;
+        }
+        let done =
+            if below { self.finished_below[i] } else { self.finished_at[i] };
+        let mut woken = Vec::new();
+        if let Some(queue) = self.waiters.get_mut(&(node, below)) {
+            while let Some(&Reverse((target, ev))) = queue.peek() {
+                if target > done {
+                    break;
                 }
-                _ => break,
+                queue.pop();
+                woken.push(ev);
+            }
+            if queue.is_empty() {
+                self.waiters.remove(&(node, below));
+                self.has_waiters[i] &= !bit;
+            }
+        }
+        for ev in woken {
+            self.span[ev].1 -= 1;
+            if self.park(ev) {
+                ready.push(ev);
             }
         }
     }
