@@ -208,11 +208,11 @@ DEV_TYPE=000D\0MODALIAS=ap:t0D\0MODE=cca\0SEQNUM=1234\0";
         );
         assert_eq!(
             kind(b"add@/x\0ACTION=add\0DEVPATH=/x\0SUBSYSTEM=a\0"),
-            (ErrorKind::MissingField { field: "SEQNUM" }, 42)
+            (ErrorKind::MissingField { field: "SEQNUM" }, 41)
         );
         assert_eq!(
             kind(b"add@/x\0ACTION=add\0DEVPATH=/x\0SUBSYSTEM=a\0SEQNUM=1x\0"),
-            (ErrorKind::BadNumber { field: "SEQNUM" }, 49)
+            (ErrorKind::BadNumber { field: "SEQNUM" }, 48)
         );
         assert_eq!(
             kind(b"add@/x\0ACTION=add\0NOEQ\0"),

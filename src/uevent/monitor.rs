@@ -303,7 +303,7 @@ SEQNUM=1307\n\
         assert_eq!(evs[1].source(), Source::Udev);
         let mut out = Vec::new();
         encode(&evs[0], 454_092_201_000, &mut out);
-        assert_eq!(&out[..], &TEXT[74..74 + out.len()]);
+        assert_eq!(&out[..], &TEXT[72..72 + out.len()]);
     }
 
     #[test]
