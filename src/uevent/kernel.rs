@@ -64,10 +64,20 @@ pub(crate) fn from_scan<'a>(
     sep: Separator,
     end: usize,
 ) -> Result<Uevent<'a>, ParseError> {
-    let (action, _) =
+    let (action, action_at) =
         scan.action.ok_or_else(|| ParseError::missing("ACTION", end))?;
-    let (devpath, _) =
+    let (devpath, devpath_at) =
         scan.devpath.ok_or_else(|| ParseError::missing("DEVPATH", end))?;
+    // What a datagram header can carry: the trace writer turns every
+    // event into `ACTION@DEVPATH\0`, so an action with `@` or an empty
+    // part would not read back (udev requires both anyway).
+    check_action(action, action_at)?;
+    if devpath.is_empty() {
+        return Err(ParseError::new(
+            ErrorKind::Empty { what: "DEVPATH" },
+            devpath_at,
+        ));
+    }
     if let Some((h_action, h_devpath)) = header {
         if h_action != action {
             return Err(ParseError::mismatch(
@@ -101,6 +111,24 @@ pub(crate) fn from_scan<'a>(
     })
 }
 
+/// Check an action for what a datagram header allows: not empty, no
+/// `@` (the header splits at the first one). `at` is its offset.
+pub(crate) fn check_action(
+    action: &[u8],
+    at: usize,
+) -> Result<(), ParseError> {
+    if action.is_empty() {
+        return Err(ParseError::new(ErrorKind::Empty { what: "ACTION" }, at));
+    }
+    if let Some(i) = memchr::memchr(b'@', action) {
+        return Err(ParseError::new(
+            ErrorKind::BadByte { byte: b'@', what: "action" },
+            at + i,
+        ));
+    }
+    Ok(())
+}
+
 /// Append the kernel datagram for `ev` to `out`: `ACTION@DEVPATH\0`
 /// then every entry NUL-terminated. Used by the trace writer.
 pub fn encode(ev: &Uevent<'_>, out: &mut Vec<u8>) {
@@ -120,7 +148,10 @@ pub fn encode(ev: &Uevent<'_>, out: &mut Vec<u8>) {
 /// keys every datagram carries (a sysfs `uevent` file, a monitor block
 /// printed without `--property`): `ACTION`, `DEVPATH` and `SUBSYSTEM`
 /// are put first and `SEQNUM` (`fallback_seqnum`) last when absent, in
-/// the kernel's order.
+/// the kernel's order. An event without any subsystem gets an empty
+/// `SUBSYSTEM=`, so that the record reads back (as `Some("")`).
+///
+/// The result is at most [`complete_len`] bytes long.
 pub fn encode_complete(
     ev: &Uevent<'_>,
     fallback_seqnum: u64,
@@ -153,8 +184,8 @@ pub fn encode_complete(
     if !devpath {
         put(b"DEVPATH", ev.devpath());
     }
-    if let (false, Some(s)) = (subsystem, ev.subsystem()) {
-        put(b"SUBSYSTEM", s);
+    if !subsystem {
+        put(b"SUBSYSTEM", ev.subsystem().unwrap_or(b""));
     }
     for (k, v) in ev.entries() {
         put(k, v);
@@ -163,6 +194,34 @@ pub fn encode_complete(
         let n = ev.seqnum().unwrap_or(fallback_seqnum).to_string();
         put(b"SEQNUM", n.as_bytes());
     }
+}
+
+/// An upper bound of the length [`encode_complete`] gives, from what a
+/// parser knows without another pass: the header parts, the length of
+/// an environment of `entries_len` bytes (each entry with its
+/// separator), and which of ACTION, DEVPATH, SUBSYSTEM, SEQNUM it holds.
+/// A synthesized SEQNUM is counted at its widest (20 digits).
+pub(crate) fn complete_len(
+    action: &[u8],
+    devpath: &[u8],
+    subsystem: Option<&[u8]>,
+    entries_len: usize,
+    has: [bool; 4],
+) -> usize {
+    let mut n = action.len() + 1 + devpath.len() + 1 + entries_len;
+    if !has[0] {
+        n += b"ACTION=".len() + action.len() + 1;
+    }
+    if !has[1] {
+        n += b"DEVPATH=".len() + devpath.len() + 1;
+    }
+    if !has[2] {
+        n += b"SUBSYSTEM=".len() + subsystem.map_or(0, <[u8]>::len) + 1;
+    }
+    if !has[3] {
+        n += b"SEQNUM=".len() + 20 + 1;
+    }
+    n
 }
 
 #[cfg(test)]

@@ -368,8 +368,8 @@ impl<'a> Scan<'a> {
         Ok(scan)
     }
 
-    /// Parse `SEQNUM` as the kernel prints it: decimal u64, no sign, no
-    /// leading zeros beyond a lone `0`.
+    /// Parse `SEQNUM` as a decimal u64 without sign or spaces. Leading
+    /// zeros are accepted, as udev's `safe_atou64` accepts them.
     pub fn seqnum(&self) -> Result<Option<u64>, ParseError> {
         match self.seqnum {
             None => Ok(None),

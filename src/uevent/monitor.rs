@@ -92,6 +92,8 @@ fn parse_header(line: &[u8], at: usize) -> Result<HeaderLine<'_>, ParseError> {
     if action.is_empty() {
         return Err(ParseError::new(ErrorKind::Empty { what: "action" }, at));
     }
+    let action_at = at + (action.as_ptr() as usize - line.as_ptr() as usize);
+    super::kernel::check_action(action, action_at)?;
     let rest = rest[sp..].trim_ascii_start();
     let rest = rest.strip_suffix(b")").ok_or_else(|| bad("'(subsystem)'"))?;
     let paren = memchr::memmem::rfind(rest, b" (")
@@ -111,6 +113,12 @@ pub fn parse_block(
     start: usize,
     end: usize,
 ) -> Result<Uevent<'_>, ParseError> {
+    if start > end || end > text.len() {
+        return Err(ParseError::new(
+            ErrorKind::BadOffset { field: "block range" },
+            start.min(text.len()),
+        ));
+    }
     let block = &text[start..end];
     if let Some(i) = memchr::memchr(0, block) {
         return Err(ParseError::new(
@@ -124,9 +132,16 @@ pub fn parse_block(
     let env = &text[env_start..end];
     let env = env.strip_suffix(b"\n").unwrap_or(env);
     let scan = Scan::run(env, b'\n', env_start, true)?;
+    if let Some((s, at)) = scan.subsystem {
+        if s != h.subsystem {
+            return Err(ParseError::mismatch("SUBSYSTEM", at));
+        }
+    }
+    let has_subsystem = scan.subsystem.is_some();
     if scan.action.is_none() && scan.devpath.is_none() && scan.seqnum.is_none()
     {
         // Without --property: the header is all there is.
+        check_fits(h.action, &h, env, [false, false, has_subsystem], start)?;
         return Ok(Uevent {
             source: h.source,
             action: Action::from_bytes(h.action),
@@ -148,11 +163,6 @@ pub fn parse_block(
             return Err(ParseError::mismatch("ACTION", at));
         }
     }
-    if let Some((s, at)) = scan.subsystem {
-        if s != h.subsystem {
-            return Err(ParseError::mismatch("SUBSYSTEM", at));
-        }
-    }
     if let Some((d, at)) = scan.devpath {
         if d != h.devpath {
             return Err(ParseError::mismatch("DEVPATH", at));
@@ -160,7 +170,38 @@ pub fn parse_block(
     }
     let ev =
         super::kernel::from_scan(scan, None, env, Separator::Newline, end)?;
+    check_fits(ev.action.as_bytes(), &h, env, [true, true, true], start)?;
     Ok(ev.with_source(h.source).with_timestamp_ns(Some(h.ns)))
+}
+
+/// Every event read must fit a trace record once converted
+/// ([`super::kernel::encode_complete`]): a block whose datagram would
+/// exceed [`super::MAX_RECORD`] is refused. `has` says which of ACTION,
+/// DEVPATH (with SEQNUM) and SUBSYSTEM the block carries.
+fn check_fits(
+    action: &[u8],
+    h: &HeaderLine<'_>,
+    env: &[u8],
+    has: [bool; 3],
+    start: usize,
+) -> Result<(), ParseError> {
+    let len = super::kernel::complete_len(
+        action,
+        h.devpath,
+        Some(h.subsystem),
+        if env.is_empty() { 0 } else { env.len() + 1 },
+        [has[0], has[1], has[2], has[1]],
+    );
+    if len > super::MAX_RECORD {
+        return Err(ParseError::new(
+            ErrorKind::Oversized {
+                len: len as u64,
+                max: super::MAX_RECORD as u64,
+            },
+            start,
+        ));
+    }
+    Ok(())
 }
 
 /// Iterator over the events of a monitor text, with line numbers in
