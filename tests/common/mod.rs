@@ -1,0 +1,67 @@
+//! Fixtures shared by the integration tests.
+
+#![allow(dead_code)]
+
+use coldplug::trace::file::{Clock, Origin, Writer};
+use coldplug::trace::{Events, Format};
+
+/// The captures with their formats and event counts.
+pub const CAPTURES: [(&str, Format, usize); 4] = [
+    ("kernel-trigger.nl", Format::Datagrams, 446),
+    ("udev-trigger.nl", Format::Datagrams, 25),
+    ("kernel-trigger.monitor.txt", Format::Monitor, 446),
+    ("udev-trigger.monitor.txt", Format::Monitor, 390),
+];
+
+pub fn path(name: &str) -> String {
+    format!("{}/traces/captures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn capture(name: &str) -> Vec<u8> {
+    let p = path(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+/// A sysfs snapshot made from the kernel capture: for every event, its
+/// devpath, subsystem and the keys a `uevent` file shows (newlines in
+/// values dropped, as the file has one entry per line).
+pub fn sysfs_snapshot() -> Vec<u8> {
+    let nl = capture("kernel-trigger.nl");
+    let mut out = Vec::new();
+    for ev in Events::new(&nl, Format::Datagrams) {
+        let ev = ev.unwrap();
+        out.extend_from_slice(b"P: ");
+        out.extend_from_slice(ev.devpath());
+        out.extend_from_slice(b"\nS: ");
+        out.extend_from_slice(ev.subsystem().unwrap());
+        out.push(b'\n');
+        for (k, v) in ev.entries() {
+            if matches!(
+                k,
+                b"ACTION" | b"DEVPATH" | b"SUBSYSTEM" | b"SEQNUM" | b"SYNTH_UUID"
+            ) {
+                continue;
+            }
+            out.extend_from_slice(k);
+            out.push(b'=');
+            out.extend_from_slice(v.strip_suffix(b"\n").unwrap_or(v));
+            out.push(b'\n');
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+/// `buf` read as `format` and written as a coldplug trace, as
+/// `coldplug convert` does (fallback SEQNUM: the event's index + 1).
+pub fn to_trace(buf: &[u8], format: Format) -> Vec<u8> {
+    let mut w =
+        Writer::new(Vec::new(), Clock::Monotonic, Origin::Unknown, "test")
+            .unwrap();
+    for (i, ev) in Events::new(buf, format).enumerate() {
+        let ev = ev.unwrap();
+        w.write_event(ev.timestamp_ns().unwrap_or(0), &ev, i as u64 + 1)
+            .unwrap();
+    }
+    w.finish().unwrap()
+}
