@@ -114,7 +114,10 @@ fn udev_monitor_text_parses_completely() {
     assert_eq!(evs.len(), 390);
     assert!(evs.iter().all(|e| e.source() == Source::Udev));
     // Every `UDEV  [` header gave one event.
-    let headers = buf.split(|&b| b == b'\n').filter(|l| l.starts_with(b"UDEV  [")).count();
+    let headers = buf
+        .split(|&b| b == b'\n')
+        .filter(|l| l.starts_with(b"UDEV  ["))
+        .count();
     assert_eq!(headers, 390);
     // The 25 libudev datagrams are among them, with the same entries.
     let nl = capture("udev-trigger.nl");
@@ -122,6 +125,9 @@ fn udev_monitor_text_parses_completely() {
         let m = evs.iter().find(|m| m.seqnum() == d.seqnum()).unwrap();
         assert_eq!(d.devpath(), m.devpath());
         assert_eq!(d.subsystem(), m.subsystem());
-        assert_eq!(d.modalias().map(|v| v.strip_suffix(b"\n").unwrap_or(v)), m.modalias());
+        assert_eq!(
+            d.modalias().map(|v| v.strip_suffix(b"\n").unwrap_or(v)),
+            m.modalias()
+        );
     }
 }

@@ -7,12 +7,18 @@ mod common;
 use coldplug::trace::{Events, Format};
 use coldplug::uevent::Uevent;
 
-const SYNTHESIZED: [&[u8]; 4] = [b"ACTION", b"DEVPATH", b"SUBSYSTEM", b"SEQNUM"];
+const SYNTHESIZED: [&[u8]; 4] =
+    [b"ACTION", b"DEVPATH", b"SUBSYSTEM", b"SEQNUM"];
 
 /// Compare an event with its read-back. Keys the original lacks (sysfs
 /// files have no ACTION, DEVPATH, SUBSYSTEM, SEQNUM) were synthesized;
 /// the original entries are the remaining ones, in order.
-fn assert_same(orig: &Uevent<'_>, back: &Uevent<'_>, fallback: u64, what: &str) {
+fn assert_same(
+    orig: &Uevent<'_>,
+    back: &Uevent<'_>,
+    fallback: u64,
+    what: &str,
+) {
     assert_eq!(back.source(), orig.source(), "{what}");
     assert_eq!(back.action(), orig.action(), "{what}");
     assert_eq!(back.devpath(), orig.devpath(), "{what}");
@@ -20,8 +26,12 @@ fn assert_same(orig: &Uevent<'_>, back: &Uevent<'_>, fallback: u64, what: &str) 
     assert_eq!(back.devtype(), orig.devtype(), "{what}");
     assert_eq!(back.driver(), orig.driver(), "{what}");
     assert_eq!(back.modalias(), orig.modalias(), "{what}");
-    assert_eq!(back.seqnum(), Some(orig.seqnum().unwrap_or(fallback)), "{what}");
-    assert_eq!(back.timestamp_ns(), Some(orig.timestamp_ns().unwrap_or(0)), "{what}");
+    assert_eq!(
+        back.seqnum(),
+        Some(orig.seqnum().unwrap_or(fallback)),
+        "{what}"
+    );
+    assert_eq!(back.timestamp_ns(), orig.timestamp_ns(), "{what}");
     let has = |k: &[u8]| orig.entries().any(|(key, _)| key == k);
     let kept: Vec<_> = back
         .entries()
@@ -30,7 +40,11 @@ fn assert_same(orig: &Uevent<'_>, back: &Uevent<'_>, fallback: u64, what: &str) 
     assert_eq!(kept, orig.entries().collect::<Vec<_>>(), "{what}");
     // The synthesized keys carry the event's own fields.
     if !has(b"ACTION") {
-        assert_eq!(back.get(b"ACTION"), Some(orig.action().as_bytes()), "{what}");
+        assert_eq!(
+            back.get(b"ACTION"),
+            Some(orig.action().as_bytes()),
+            "{what}"
+        );
         assert_eq!(back.get(b"DEVPATH"), Some(orig.devpath()), "{what}");
     }
 }
@@ -61,7 +75,8 @@ fn sysfs_snapshot_round_trips() {
     let snap = common::sysfs_snapshot();
     round_trip(&snap, Format::SysfsSnapshot, 446, "sysfs snapshot");
     // Without S: lines the subsystem comes back empty, never missing.
-    let bare = b"P: /devices/virtual/misc/cpu_dma_latency\nMAJOR=10\nMINOR=62\n";
+    let bare =
+        b"P: /devices/virtual/misc/cpu_dma_latency\nMAJOR=10\nMINOR=62\n";
     let t = common::to_trace(bare, Format::SysfsSnapshot);
     let ev = Events::new(&t, Format::Coldplug).next().unwrap().unwrap();
     assert_eq!(ev.subsystem(), Some(&b""[..]));

@@ -166,12 +166,10 @@ impl<'a> Iterator for Snapshot<'a> {
             check_nul(&text[start..end], start).and_then(|()| {
                 match first.strip_prefix(b"P: ") {
                     None => Err(ParseError::bad_line("'P: devpath'", start)),
-                    Some(devpath) if devpath.is_empty() => {
-                        Err(ParseError::new(
-                            ErrorKind::Empty { what: "devpath" },
-                            start,
-                        ))
-                    }
+                    Some([]) => Err(ParseError::new(
+                        ErrorKind::Empty { what: "devpath" },
+                        start,
+                    )),
                     Some(devpath) => {
                         let mut subsystem = None;
                         if body < end {

@@ -38,7 +38,11 @@ pub fn sysfs_snapshot() -> Vec<u8> {
         for (k, v) in ev.entries() {
             if matches!(
                 k,
-                b"ACTION" | b"DEVPATH" | b"SUBSYSTEM" | b"SEQNUM" | b"SYNTH_UUID"
+                b"ACTION"
+                    | b"DEVPATH"
+                    | b"SUBSYSTEM"
+                    | b"SEQNUM"
+                    | b"SYNTH_UUID"
             ) {
                 continue;
             }
@@ -55,9 +59,15 @@ pub fn sysfs_snapshot() -> Vec<u8> {
 /// `buf` read as `format` and written as a coldplug trace, as
 /// `coldplug convert` does (fallback SEQNUM: the event's index + 1).
 pub fn to_trace(buf: &[u8], format: Format) -> Vec<u8> {
+    let clock = match format {
+        Format::Monitor => Clock::Monotonic,
+        Format::Coldplug => {
+            coldplug::trace::file::Header::read(buf).unwrap().clock
+        }
+        Format::Datagrams | Format::SysfsSnapshot => Clock::None,
+    };
     let mut w =
-        Writer::new(Vec::new(), Clock::Monotonic, Origin::Unknown, "test")
-            .unwrap();
+        Writer::new(Vec::new(), clock, Origin::Unknown, "test").unwrap();
     for (i, ev) in Events::new(buf, format).enumerate() {
         let ev = ev.unwrap();
         w.write_event(ev.timestamp_ns().unwrap_or(0), &ev, i as u64 + 1)

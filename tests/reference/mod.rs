@@ -730,10 +730,10 @@ pub fn trace_file(buf: &[u8]) -> Vec<Res> {
                 12,
             ));
         }
-        Ok(header_len)
+        Ok((header_len, buf[12] != 0))
     })();
-    let mut at = match header {
-        Ok(n) => n,
+    let (mut at, timed) = match header {
+        Ok(h) => h,
         Err(e) => return vec![Err(e)],
     };
     let mut out = Vec::new();
@@ -773,7 +773,7 @@ pub fn trace_file(buf: &[u8]) -> Vec<Res> {
             kernel(&buf[payload..payload + len])
                 .map(|mut ev| {
                     ev.source = source;
-                    ev.timestamp_ns = Some(ts);
+                    ev.timestamp_ns = timed.then_some(ts);
                     ev
                 })
                 .map_err(|e| e.shifted(payload as u64)),
