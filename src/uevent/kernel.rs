@@ -34,12 +34,16 @@ pub fn parse(buf: &[u8]) -> Result<Uevent<'_>, ParseError> {
     if buf.is_empty() {
         return Err(ParseError::truncated("datagram header", 0));
     }
-    let nul = memchr::memchr(0, buf)
-        .ok_or_else(|| ParseError::truncated("datagram header", buf.len()))?;
-    let header = &buf[..nul];
-    let at = memchr::memchr(b'@', header)
-        .ok_or_else(|| ParseError::new(ErrorKind::MissingAt, 0))?;
-    let (action, devpath) = (&header[..at], &header[at + 1..]);
+    // One search for the '@' or, when it is missing, the NUL; then the
+    // NUL that ends the header.
+    let truncated = || ParseError::truncated("datagram header", buf.len());
+    let at = match super::swar::find2(buf, 0, b'@', 0) {
+        Some(i) if buf[i] == b'@' => i,
+        Some(_) => return Err(ParseError::new(ErrorKind::MissingAt, 0)),
+        None => return Err(truncated()),
+    };
+    let nul = super::swar::find(buf, at + 1, 0).ok_or_else(truncated)?;
+    let (action, devpath) = (&buf[..at], &buf[at + 1..nul]);
     if action.is_empty() {
         return Err(ParseError::new(ErrorKind::Empty { what: "action" }, 0));
     }
@@ -57,6 +61,7 @@ pub fn parse(buf: &[u8]) -> Result<Uevent<'_>, ParseError> {
 
 /// Turn a validated scan into an event: checks the fields every kernel
 /// or udev event carries, and the header's agreement with them.
+#[inline]
 pub(crate) fn from_scan<'a>(
     scan: Scan<'a>,
     header: Option<(&'a [u8], &'a [u8])>,
@@ -120,7 +125,8 @@ pub(crate) fn check_action(
     if action.is_empty() {
         return Err(ParseError::new(ErrorKind::Empty { what: "ACTION" }, at));
     }
-    if let Some(i) = memchr::memchr(b'@', action) {
+    // Actions are a few bytes: no memchr call for them.
+    if let Some(i) = action.iter().position(|&b| b == b'@') {
         return Err(ParseError::new(
             ErrorKind::BadByte { byte: b'@', what: "action" },
             at + i,

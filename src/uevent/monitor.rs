@@ -54,8 +54,9 @@ fn line_at(text: &[u8], pos: usize) -> (&[u8], usize) {
 }
 
 /// Parse `sec.usec` into nanoseconds.
+#[inline]
 fn parse_time(t: &[u8]) -> Option<u64> {
-    let dot = memchr::memchr(b'.', t)?;
+    let dot = t.iter().position(|&c| c == b'.')?;
     let (sec, usec) = (&t[..dot], &t[dot + 1..]);
     if usec.len() != 6 {
         return None;
@@ -77,8 +78,16 @@ struct HeaderLine<'a> {
 fn parse_header(line: &[u8], at: usize) -> Result<HeaderLine<'_>, ParseError> {
     let bad = |what| ParseError::bad_line(what, at);
     let source = header_source(line).ok_or_else(|| bad("an event header"))?;
-    let open = memchr::memchr(b'[', line).ok_or_else(|| bad("'['"))?;
-    let close = memchr::memchr(b']', line).ok_or_else(|| bad("']'"))?;
+    // A header line is short: plain loops beat memchr's setup here.
+    let find = |b: u8| line.iter().position(|&c| c == b);
+    let open = find(b'[').ok_or_else(|| bad("'['"))?;
+    // `header_source` leaves only blanks before the '[': the first ']'
+    // of the line comes after it.
+    let close = line[open..]
+        .iter()
+        .position(|&c| c == b']')
+        .map(|k| k + open)
+        .ok_or_else(|| bad("']'"))?;
     if close < open {
         return Err(bad("'[' before ']'"));
     }
@@ -87,7 +96,10 @@ fn parse_header(line: &[u8], at: usize) -> Result<HeaderLine<'_>, ParseError> {
     let rest = line[close + 1..]
         .strip_prefix(b" ")
         .ok_or_else(|| bad("a space after ']'"))?;
-    let sp = memchr::memchr(b' ', rest).ok_or_else(|| bad("an action"))?;
+    let sp = rest
+        .iter()
+        .position(|&c| c == b' ')
+        .ok_or_else(|| bad("an action"))?;
     let action = &rest[..sp];
     if action.is_empty() {
         return Err(ParseError::new(ErrorKind::Empty { what: "action" }, at));
@@ -96,8 +108,17 @@ fn parse_header(line: &[u8], at: usize) -> Result<HeaderLine<'_>, ParseError> {
     super::kernel::check_action(action, action_at)?;
     let rest = rest[sp..].trim_ascii_start();
     let rest = rest.strip_suffix(b")").ok_or_else(|| bad("'(subsystem)'"))?;
-    let paren = memchr::memmem::rfind(rest, b" (")
-        .ok_or_else(|| bad("' (subsystem)'"))?;
+    // The last " (": the subsystem is short, the devpath may hold one.
+    let mut k = rest.len();
+    let paren = loop {
+        k = rest[..k]
+            .iter()
+            .rposition(|&c| c == b'(')
+            .ok_or_else(|| bad("' (subsystem)'"))?;
+        if k > 0 && rest[k - 1] == b' ' {
+            break k - 1;
+        }
+    };
     let (devpath, subsystem) = (&rest[..paren], &rest[paren + 2..]);
     if devpath.is_empty() {
         return Err(ParseError::new(ErrorKind::Empty { what: "devpath" }, at));
@@ -132,6 +153,19 @@ pub fn parse_block(
     let env = &text[env_start..end];
     let env = env.strip_suffix(b"\n").unwrap_or(env);
     let scan = Scan::run(env, b'\n', env_start, true)?;
+    finish(h, scan, env, start, end)
+}
+
+/// The checks after the scan of a block's properties, shared by the
+/// fast and the exact path.
+#[inline]
+fn finish<'a>(
+    h: HeaderLine<'a>,
+    scan: Scan<'a>,
+    env: &'a [u8],
+    start: usize,
+    end: usize,
+) -> Result<Uevent<'a>, ParseError> {
     if let Some((s, at)) = scan.subsystem {
         if s != h.subsystem {
             return Err(ParseError::mismatch("SUBSYSTEM", at));
@@ -172,6 +206,108 @@ pub fn parse_block(
         super::kernel::from_scan(scan, None, env, Separator::Newline, end)?;
     check_fits(ev.action.as_bytes(), &h, env, [true, true, true], start)?;
     Ok(ev.with_source(h.source).with_timestamp_ns(Some(h.ns)))
+}
+
+/// True when a block ends before the line at `pos`: at the end of the
+/// text, at an empty line, or at the next header line. What
+/// [`header_source`] says of that line, without splitting it first.
+#[inline(always)]
+fn block_ends_at(text: &[u8], pos: usize) -> bool {
+    let Some(&first) = text.get(pos) else {
+        return true;
+    };
+    match first {
+        b'\n' => true,
+        b'K' => text[pos..].starts_with(b"KERNEL["),
+        b'U' => {
+            let rest = &text[pos..];
+            if rest.starts_with(b"UEVENT[") {
+                return true;
+            }
+            if !rest.starts_with(b"UDEV") {
+                return false;
+            }
+            // `trim_ascii_start` of the line: ASCII blanks, but the
+            // line ends at its newline.
+            rest[4..]
+                .iter()
+                .find(|&&b| !matches!(b, b' ' | b'\t' | b'\x0c' | b'\r'))
+                == Some(&b'[')
+        }
+        _ => false,
+    }
+}
+
+/// The fast path of [`Blocks`] for a block whose header line starts at
+/// `start`: one pass over its property lines with 16-byte masks of
+/// newlines, '=' and NUL, which also finds where the block ends. Gives
+/// up (`None`) on anything unusual, a NUL or any error, and leaves it to
+/// the exact path; returns the event, the block end and the number of
+/// lines read.
+#[inline]
+fn fast_block(text: &[u8], start: usize) -> Option<(Uevent<'_>, usize, u64)> {
+    const IN_KEY: usize = usize::MAX;
+    let (line_end, env_start) = match super::swar::find2(text, start, b'\n', 0)
+    {
+        Some(k) if text[k] == 0 => return None,
+        Some(k) => (k, k + 1),
+        None => (text.len(), text.len()),
+    };
+    let h = parse_header(&text[start..line_end], start).ok()?;
+    let len = text.len();
+    let mut scan = Scan::default();
+    let (mut pos, mut eq) = (env_start, IN_KEY);
+    let mut lines = 1;
+    let mut end = None;
+    if block_ends_at(text, pos) {
+        end = Some(pos);
+    }
+    let mut i = pos;
+    'chunks: while end.is_none() && i < len {
+        let [nl, e, z] = super::swar::masks16(text, i, [b'\n', b'=', 0]);
+        if z != 0 {
+            return None;
+        }
+        let mut m = nl | e;
+        while m != 0 {
+            let bit = m & m.wrapping_neg();
+            m ^= bit;
+            let j = i + bit.trailing_zeros() as usize;
+            if nl & bit == 0 {
+                if eq == IN_KEY {
+                    eq = j;
+                }
+                continue;
+            }
+            if eq == IN_KEY {
+                return None;
+            }
+            scan.entry(text, 0, pos, eq, j).ok()?;
+            lines += 1;
+            (pos, eq) = (j + 1, IN_KEY);
+            if block_ends_at(text, pos) {
+                end = Some(pos);
+                break 'chunks;
+            }
+        }
+        i += 16;
+    }
+    let end = match end {
+        Some(end) => end,
+        None => {
+            // The text ends inside the last property line.
+            if eq == IN_KEY {
+                return None;
+            }
+            scan.entry(text, 0, pos, eq, len).ok()?;
+            lines += 1;
+            len
+        }
+    };
+    let env = &text[env_start.min(end)..end];
+    let env = env.strip_suffix(b"\n").unwrap_or(env);
+    let ev = finish(h, scan, env, start, end).ok()?;
+    Some((ev, end, lines))
 }
 
 /// Every event read must fit a trace record once converted
@@ -234,6 +370,12 @@ impl<'a> Iterator for Blocks<'a> {
             if self.pos >= text.len() {
                 return None;
             }
+            // Most blocks start with their header: no line split needed.
+            if matches!(text[self.pos], b'K' | b'U')
+                && block_ends_at(text, self.pos)
+            {
+                break;
+            }
             let (line, next) = line_at(text, self.pos);
             if line.is_empty() || PREAMBLE.contains(&line) {
                 self.pos = next;
@@ -243,6 +385,11 @@ impl<'a> Iterator for Blocks<'a> {
             break;
         }
         let start = self.pos;
+        if let Some((ev, end, lines)) = fast_block(text, start) {
+            self.pos = end;
+            self.line += lines;
+            return Some(Ok(ev));
+        }
         let start_line = self.line;
         let (first, mut pos) = line_at(text, start);
         self.line += 1;
