@@ -21,6 +21,7 @@ use super::{
 };
 
 /// Parse one kernel datagram. Offsets in errors are relative to `buf`.
+#[inline]
 pub fn parse(buf: &[u8]) -> Result<Uevent<'_>, ParseError> {
     if buf.len() > MAX_RECORD {
         return Err(ParseError::new(
@@ -34,15 +35,9 @@ pub fn parse(buf: &[u8]) -> Result<Uevent<'_>, ParseError> {
     if buf.is_empty() {
         return Err(ParseError::truncated("datagram header", 0));
     }
-    // One search for the '@' or, when it is missing, the NUL; then the
-    // NUL that ends the header.
-    let truncated = || ParseError::truncated("datagram header", buf.len());
-    let at = match super::swar::find2(buf, 0, b'@', 0) {
-        Some(i) if buf[i] == b'@' => i,
-        Some(_) => return Err(ParseError::new(ErrorKind::MissingAt, 0)),
-        None => return Err(truncated()),
-    };
-    let nul = super::swar::find(buf, at + 1, 0).ok_or_else(truncated)?;
+    // One pass of 16-byte masks finds the first '@' and the NUL that
+    // ends the header; a NUL before any '@' means there is none.
+    let (at, nul) = header_split(buf)?;
     let (action, devpath) = (&buf[..at], &buf[at + 1..nul]);
     if action.is_empty() {
         return Err(ParseError::new(ErrorKind::Empty { what: "action" }, 0));
@@ -55,8 +50,63 @@ pub fn parse(buf: &[u8]) -> Result<Uevent<'_>, ParseError> {
     }
     let env_start = nul + 1;
     let env = &buf[env_start..];
+    // The kernel starts the environment with ACTION and DEVPATH, equal
+    // to the header (`kobject_uevent_env`). One comparison checks both
+    // entries, and the scan goes on after them. The result is what the
+    // full scan would give: the two slots are filled as it would fill
+    // them, so a later duplicate is still found.
+    let (a, d) = (action.len(), devpath.len());
+    let after = 7 + a + 1 + 8 + d + 1;
+    if env.len() >= after
+        && env[..7] == *b"ACTION="
+        && env[7..7 + a] == *action
+        && env[7 + a] == 0
+        && env[8 + a..16 + a] == *b"DEVPATH="
+        && env[16 + a..16 + a + d] == *devpath
+        && env[16 + a + d] == 0
+    {
+        let mut scan = Scan {
+            action: Some((&env[7..7 + a], env_start + 7)),
+            devpath: Some((&env[16 + a..16 + a + d], env_start + 16 + a)),
+            ..Scan::default()
+        };
+        scan.resume(env, 0, env_start, false, after)?;
+        return from_scan(scan, None, env, Separator::Nul, buf.len());
+    }
     let scan = Scan::run(env, 0, env_start, false)?;
     from_scan(scan, Some((action, devpath)), env, Separator::Nul, buf.len())
+}
+
+/// The positions of the first '@' and of the first NUL after it.
+#[inline(always)]
+fn header_split(buf: &[u8]) -> Result<(usize, usize), ParseError> {
+    let mut at = None;
+    let mut i = 0;
+    while i < buf.len() {
+        let [ma, mz] = super::swar::masks16(buf, i, [b'@', 0]);
+        let mz = match at {
+            Some(_) => mz,
+            None => {
+                let m = ma | mz;
+                if m == 0 {
+                    i += 16;
+                    continue;
+                }
+                let k = m.trailing_zeros();
+                if mz & (1 << k) != 0 {
+                    return Err(ParseError::new(ErrorKind::MissingAt, 0));
+                }
+                at = Some(i + k as usize);
+                // Only the NULs after the '@' count.
+                mz & !((2u32 << k) - 1)
+            }
+        };
+        if let (Some(at), true) = (at, mz != 0) {
+            return Ok((at, i + mz.trailing_zeros() as usize));
+        }
+        i += 16;
+    }
+    Err(ParseError::truncated("datagram header", buf.len()))
 }
 
 /// Turn a validated scan into an event: checks the fields every kernel

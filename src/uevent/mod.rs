@@ -311,13 +311,29 @@ impl<'a> Scan<'a> {
         base: usize,
         trailing_ok: bool,
     ) -> Result<Self, ParseError> {
-        const IN_KEY: usize = usize::MAX;
         let mut scan = Scan::default();
+        scan.resume(env, sep, base, trailing_ok, 0)?;
+        Ok(scan)
+    }
+
+    /// [`Scan::run`] for the entries from `from` on (an entry start),
+    /// the fields of the entries before it already filled in.
+    #[inline]
+    pub fn resume(
+        &mut self,
+        env: &'a [u8],
+        sep: u8,
+        base: usize,
+        trailing_ok: bool,
+        from: usize,
+    ) -> Result<(), ParseError> {
+        const IN_KEY: usize = usize::MAX;
+        let scan = self;
         let len = env.len();
         // Start of the current entry, and its first '=' (IN_KEY until
         // one is seen).
-        let (mut pos, mut eq) = (0, IN_KEY);
-        let mut i = 0;
+        let (mut pos, mut eq) = (from, IN_KEY);
+        let mut i = from;
         // Sixteen bytes at a time: a mask of the separators and one of
         // the '=', walked in order (no byte is looked at twice).
         while i < len {
@@ -362,7 +378,7 @@ impl<'a> Scan<'a> {
             }
             scan.entry(env, base, pos, eq, len)?;
         }
-        Ok(scan)
+        Ok(())
     }
 
     /// Take the entry `env[pos..end]`, whose first '=' is at `eq`.

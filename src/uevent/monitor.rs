@@ -247,11 +247,22 @@ fn block_ends_at(text: &[u8], pos: usize) -> bool {
 #[inline]
 fn fast_block(text: &[u8], start: usize) -> Option<(Uevent<'_>, usize, u64)> {
     const IN_KEY: usize = usize::MAX;
-    let (line_end, env_start) = match super::swar::find2(text, start, b'\n', 0)
-    {
-        Some(k) if text[k] == 0 => return None,
-        Some(k) => (k, k + 1),
-        None => (text.len(), text.len()),
+    // The header line: its end, and no NUL in it.
+    let mut i = start;
+    let (line_end, env_start) = loop {
+        if i >= text.len() {
+            break (text.len(), text.len());
+        }
+        let [nl, z] = super::swar::masks16(text, i, [b'\n', 0]);
+        let m = nl | z;
+        if m != 0 {
+            let k = i + m.trailing_zeros() as usize;
+            if text[k] == 0 {
+                return None;
+            }
+            break (k, k + 1);
+        }
+        i += 16;
     };
     let h = parse_header(&text[start..line_end], start).ok()?;
     let len = text.len();
