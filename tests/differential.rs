@@ -49,3 +49,53 @@ fn small_inputs_agree() {
         reference::differential(c);
     }
 }
+
+/// Where the monitor fast path hands over to the exact one: NULs
+/// before, in and after a block, header variants, property lines that
+/// start like a header, the end of the text inside a line.
+#[test]
+fn monitor_fast_path_edges_agree() {
+    let block = b"KERNEL[454.092201] add      /bus/acpi (bus)\nACTION=add\n\
+DEVPATH=/bus/acpi\nSUBSYSTEM=bus\nSEQNUM=820\n";
+    let mut cases: Vec<Vec<u8>> = Vec::new();
+    for cut in 0..=block.len() {
+        cases.push(block[..cut].to_vec());
+        let mut nul = block.to_vec();
+        if cut < nul.len() {
+            nul[cut] = 0;
+        }
+        nul.extend_from_slice(b"\n");
+        nul.extend_from_slice(block);
+        cases.push(nul);
+    }
+    for header in [
+        &b"UDEV  [1.000001] add      /a (x)"[..],
+        b"UDEV\t[1.000001] add      /a (x)",
+        b"UDEV [1.000001] add      /a (x)",
+        b"UEVENT[1.000001] add      /a (x)",
+        b"KERNEL[1.00001] add      /a (x)",
+        b"KERNEL[99999999999999999999.000001] add      /a (x)",
+        b"KERNEL[18446744073.709551] add      /a (x)",
+        b"KERNEL[1.000001]add      /a (x)",
+        b"KERNEL[1.000001] a@d      /a (x)",
+        b"KERNEL[1.000001] add      /a (b (x)",
+        b"KERNEL[1.000001] add      /a(x)",
+        b"KERNEL[1.000001] add       (x)",
+    ] {
+        for body in [
+            &b""[..],
+            b"\n",
+            b"\nACTION=add\nDEVPATH=/a\nSUBSYSTEM=x\nSEQNUM=1",
+            b"\nKERNEL=x\nUDEV_X=1\nDEVTYPE=t\n",
+            b"\nA=1\nUDEV  [2.000000] add      /b (y)\nB=2\n",
+            b"\nA=1\n\n\nmonitor will print the received events for:\n",
+            b"\nNOEQ\nA=1\n",
+            b"\n=x\n",
+        ] {
+            cases.push([header, body].concat());
+        }
+    }
+    for c in &cases {
+        reference::differential(c);
+    }
+}

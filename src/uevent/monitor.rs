@@ -126,6 +126,60 @@ fn parse_header(line: &[u8], at: usize) -> Result<HeaderLine<'_>, ParseError> {
     Ok(HeaderLine { source, ns, action, devpath, subsystem })
 }
 
+/// [`parse_header`] for the lines udevadm prints (`KERNEL[` or `UDEV  [`,
+/// `sec.usec` with six digits), in one forward pass. `None` for any
+/// other line, valid or not: the exact parser decides those.
+#[inline]
+fn parse_header_fast(line: &[u8]) -> Option<HeaderLine<'_>> {
+    let source = match line.get(..7)? {
+        b"KERNEL[" | b"UEVENT[" => Source::Kernel,
+        b"UDEV  [" => Source::Udev,
+        _ => return None,
+    };
+    let digit = |k: usize| {
+        line.get(k).map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9)
+    };
+    let mut k = 7;
+    let mut sec: u64 = 0;
+    while let Some(d) = digit(k) {
+        sec = sec * 10 + u64::from(d);
+        k += 1;
+        if k - 7 > 18 {
+            return None;
+        }
+    }
+    if k == 7 || line.get(k) != Some(&b'.') {
+        return None;
+    }
+    let mut usec: u64 = 0;
+    for j in k + 1..k + 7 {
+        usec = usec * 10 + u64::from(digit(j)?);
+    }
+    if line.get(k + 7..k + 9)? != b"] " {
+        return None;
+    }
+    let ns = sec.checked_mul(1_000_000_000)?.checked_add(usec * 1000)?;
+    let rest = &line[k + 9..];
+    let sp = rest.iter().position(|&c| c == b' ')?;
+    let action = &rest[..sp];
+    if action.is_empty() || action.iter().any(|&c| c == b'@') {
+        return None;
+    }
+    let rest = rest[sp..].trim_ascii_start().strip_suffix(b")")?;
+    let mut k = rest.len();
+    let paren = loop {
+        k = rest[..k].iter().rposition(|&c| c == b'(')?;
+        if k > 0 && rest[k - 1] == b' ' {
+            break k - 1;
+        }
+    };
+    let (devpath, subsystem) = (&rest[..paren], &rest[paren + 2..]);
+    if devpath.is_empty() {
+        return None;
+    }
+    Some(HeaderLine { source, ns, action, devpath, subsystem })
+}
+
 /// Parse one block: the header line at `start`, and the property lines
 /// up to `end` (exclusive, without the blank line). Offsets are those
 /// of `text`.
@@ -264,7 +318,7 @@ fn fast_block(text: &[u8], start: usize) -> Option<(Uevent<'_>, usize, u64)> {
         }
         i += 16;
     };
-    let h = parse_header(&text[start..line_end], start).ok()?;
+    let h = parse_header_fast(&text[start..line_end])?;
     let len = text.len();
     let mut scan = Scan::default();
     let (mut pos, mut eq) = (env_start, IN_KEY);
