@@ -162,7 +162,7 @@ fn parse_header_fast(line: &[u8]) -> Option<HeaderLine<'_>> {
     let rest = &line[k + 9..];
     let sp = rest.iter().position(|&c| c == b' ')?;
     let action = &rest[..sp];
-    if action.is_empty() || action.iter().any(|&c| c == b'@') {
+    if super::kernel::check_action(action, 0).is_err() {
         return None;
     }
     let rest = rest[sp..].trim_ascii_start().strip_suffix(b")")?;
