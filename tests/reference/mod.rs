@@ -410,7 +410,7 @@ fn complete_len(
         put(k, v);
     }
     if !has(b"SEQNUM") {
-        put(b"SEQNUM", b"18446744073709551615_");
+        put(b"SEQNUM", b"18446744073709551615");
     }
     d.len()
 }
