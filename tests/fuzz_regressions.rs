@@ -67,3 +67,11 @@ fn seeds_replay() {
 fn regressions_replay() {
     replay("regressions");
 }
+
+/// The local corpora libFuzzer grew in fuzz/corpus/ (not committed):
+/// `cargo test --release --test fuzz_regressions -- --ignored`.
+#[test]
+#[ignore]
+fn local_corpus_replays() {
+    replay("corpus");
+}
