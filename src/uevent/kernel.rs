@@ -207,7 +207,7 @@ pub fn encode(ev: &Uevent<'_>, out: &mut Vec<u8>) {
 /// the kernel's order. An event without any subsystem gets an empty
 /// `SUBSYSTEM=`, so that the record reads back (as `Some("")`).
 ///
-/// The result is at most [`complete_len`] bytes long.
+/// The result is at most `complete_len` bytes long (crate-internal).
 pub fn encode_complete(
     ev: &Uevent<'_>,
     fallback_seqnum: u64,

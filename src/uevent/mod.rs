@@ -19,7 +19,7 @@
 //!
 //! # Speed
 //!
-//! Every byte of a record is compared once: [`Scan`] walks 16-byte
+//! Every byte of a record is compared once: `Scan` walks 16-byte
 //! masks of separators and `=` (`swar.rs`; SSE2 on x86_64, plain `u64`
 //! arithmetic elsewhere) and dispatches keys on length and first byte.
 //! Two shortcuts skip work on the records real systems send and fall
