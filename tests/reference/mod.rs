@@ -304,7 +304,13 @@ pub fn libudev(buf: &[u8]) -> Res {
     }
     let (off, end) = (off as usize, (off + len) as usize);
     let env = scan(&buf[off..end], 0, off, false)?;
-    complete(env, None, end, Source::Udev)
+    let ev = complete(env, None, end, Source::Udev)?;
+    // What `coldplug convert` would write must fit a trace record.
+    let n = complete_len(&ev.action, &ev.devpath, b"", &ev.entries);
+    if n > MAX_RECORD {
+        return Err(oversized(n, 0));
+    }
+    Ok(ev)
 }
 
 /// A length-prefixed datagram capture.
