@@ -187,17 +187,24 @@ impl<'a> Header<'a> {
 }
 
 /// Iterator over the records of a trace file, as parsed events with the
-/// record timestamp. After a malformed record it goes on with the next
-/// one when the framing allows; a cut record ends the iteration.
+/// record timestamp (none when the header's clock is [`Clock::None`]:
+/// the trace was converted from a format without time). After a
+/// malformed record it goes on with the next one when the framing
+/// allows; a cut record ends the iteration.
 pub struct Records<'a> {
     buf: &'a [u8],
     pos: usize,
+    timed: bool,
 }
 
 impl<'a> Records<'a> {
     /// Records of `buf`, whose header has been read as `header`.
     pub fn new(buf: &'a [u8], header: &Header<'_>) -> Self {
-        Records { buf, pos: header.header_len }
+        Records {
+            buf,
+            pos: header.header_len,
+            timed: header.clock != Clock::None,
+        }
     }
 }
 
@@ -255,9 +262,10 @@ impl<'a> Iterator for Records<'a> {
             }
         };
         let payload = &buf[payload_at..payload_at + len];
+        let ts = self.timed.then_some(ts);
         Some(
             uevent::kernel::parse(payload)
-                .map(|ev| ev.with_source(source).with_timestamp_ns(Some(ts)))
+                .map(|ev| ev.with_source(source).with_timestamp_ns(ts))
                 .map_err(|e| e.shifted(payload_at as u64)),
         )
     }

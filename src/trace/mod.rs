@@ -3,7 +3,7 @@
 //!
 //! | format | detected by | reader |
 //! |---|---|---|
-//! | coldplug trace | magic `CPLGTRC\0` | [`file`] |
+//! | coldplug trace | magic `CPLGTRC\0` | [`mod@file`] |
 //! | datagram capture | u32 LE length, then `libudev\0` or `x@/` | [`netlink`] |
 //! | udevadm monitor text | preamble or `KERNEL[` / `UDEV  [` | [`crate::uevent::monitor`] |
 //! | sysfs snapshot | `P: /` | [`crate::uevent::sysfs`] |

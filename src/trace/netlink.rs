@@ -35,6 +35,7 @@ impl<'a> Datagrams<'a> {
 }
 
 /// Parse one datagram of either kind.
+#[inline]
 pub fn parse_datagram(payload: &[u8]) -> Result<Uevent<'_>, ParseError> {
     if payload.starts_with(uevent::libudev::PREFIX) {
         uevent::libudev::parse(payload)

@@ -21,6 +21,7 @@ use super::{
 };
 
 /// Parse one kernel datagram. Offsets in errors are relative to `buf`.
+#[inline]
 pub fn parse(buf: &[u8]) -> Result<Uevent<'_>, ParseError> {
     if buf.len() > MAX_RECORD {
         return Err(ParseError::new(
@@ -34,12 +35,10 @@ pub fn parse(buf: &[u8]) -> Result<Uevent<'_>, ParseError> {
     if buf.is_empty() {
         return Err(ParseError::truncated("datagram header", 0));
     }
-    let nul = memchr::memchr(0, buf)
-        .ok_or_else(|| ParseError::truncated("datagram header", buf.len()))?;
-    let header = &buf[..nul];
-    let at = memchr::memchr(b'@', header)
-        .ok_or_else(|| ParseError::new(ErrorKind::MissingAt, 0))?;
-    let (action, devpath) = (&header[..at], &header[at + 1..]);
+    // One pass of 16-byte masks finds the first '@' and the NUL that
+    // ends the header; a NUL before any '@' means there is none.
+    let (at, nul) = header_split(buf)?;
+    let (action, devpath) = (&buf[..at], &buf[at + 1..nul]);
     if action.is_empty() {
         return Err(ParseError::new(ErrorKind::Empty { what: "action" }, 0));
     }
@@ -51,12 +50,68 @@ pub fn parse(buf: &[u8]) -> Result<Uevent<'_>, ParseError> {
     }
     let env_start = nul + 1;
     let env = &buf[env_start..];
+    // The kernel starts the environment with ACTION and DEVPATH, equal
+    // to the header (`kobject_uevent_env`). One comparison checks both
+    // entries, and the scan goes on after them. The result is what the
+    // full scan would give: the two slots are filled as it would fill
+    // them, so a later duplicate is still found.
+    let (a, d) = (action.len(), devpath.len());
+    let after = 7 + a + 1 + 8 + d + 1;
+    if env.len() >= after
+        && env[..7] == *b"ACTION="
+        && env[7..7 + a] == *action
+        && env[7 + a] == 0
+        && env[8 + a..16 + a] == *b"DEVPATH="
+        && env[16 + a..16 + a + d] == *devpath
+        && env[16 + a + d] == 0
+    {
+        let mut scan = Scan {
+            action: Some((&env[7..7 + a], env_start + 7)),
+            devpath: Some((&env[16 + a..16 + a + d], env_start + 16 + a)),
+            ..Scan::default()
+        };
+        scan.resume(env, 0, env_start, false, after)?;
+        return from_scan(scan, None, env, Separator::Nul, buf.len());
+    }
     let scan = Scan::run(env, 0, env_start, false)?;
     from_scan(scan, Some((action, devpath)), env, Separator::Nul, buf.len())
 }
 
+/// The positions of the first '@' and of the first NUL after it.
+#[inline(always)]
+fn header_split(buf: &[u8]) -> Result<(usize, usize), ParseError> {
+    let mut at = None;
+    let mut i = 0;
+    while i < buf.len() {
+        let [ma, mz] = super::swar::masks16(buf, i, [b'@', 0]);
+        let mz = match at {
+            Some(_) => mz,
+            None => {
+                let m = ma | mz;
+                if m == 0 {
+                    i += 16;
+                    continue;
+                }
+                let k = m.trailing_zeros();
+                if mz & (1 << k) != 0 {
+                    return Err(ParseError::new(ErrorKind::MissingAt, 0));
+                }
+                at = Some(i + k as usize);
+                // Only the NULs after the '@' count.
+                mz & !((2u32 << k) - 1)
+            }
+        };
+        if let (Some(at), true) = (at, mz != 0) {
+            return Ok((at, i + mz.trailing_zeros() as usize));
+        }
+        i += 16;
+    }
+    Err(ParseError::truncated("datagram header", buf.len()))
+}
+
 /// Turn a validated scan into an event: checks the fields every kernel
 /// or udev event carries, and the header's agreement with them.
+#[inline]
 pub(crate) fn from_scan<'a>(
     scan: Scan<'a>,
     header: Option<(&'a [u8], &'a [u8])>,
@@ -64,10 +119,20 @@ pub(crate) fn from_scan<'a>(
     sep: Separator,
     end: usize,
 ) -> Result<Uevent<'a>, ParseError> {
-    let (action, _) =
+    let (action, action_at) =
         scan.action.ok_or_else(|| ParseError::missing("ACTION", end))?;
-    let (devpath, _) =
+    let (devpath, devpath_at) =
         scan.devpath.ok_or_else(|| ParseError::missing("DEVPATH", end))?;
+    // What a datagram header can carry: the trace writer turns every
+    // event into `ACTION@DEVPATH\0`, so an action with `@` or an empty
+    // part would not read back (udev requires both anyway).
+    check_action(action, action_at)?;
+    if devpath.is_empty() {
+        return Err(ParseError::new(
+            ErrorKind::Empty { what: "DEVPATH" },
+            devpath_at,
+        ));
+    }
     if let Some((h_action, h_devpath)) = header {
         if h_action != action {
             return Err(ParseError::mismatch(
@@ -101,6 +166,25 @@ pub(crate) fn from_scan<'a>(
     })
 }
 
+/// Check an action for what a datagram header allows: not empty, no
+/// `@` (the header splits at the first one). `at` is its offset.
+pub(crate) fn check_action(
+    action: &[u8],
+    at: usize,
+) -> Result<(), ParseError> {
+    if action.is_empty() {
+        return Err(ParseError::new(ErrorKind::Empty { what: "ACTION" }, at));
+    }
+    // Actions are a few bytes: no memchr call for them.
+    if let Some(i) = action.iter().position(|&b| b == b'@') {
+        return Err(ParseError::new(
+            ErrorKind::BadByte { byte: b'@', what: "action" },
+            at + i,
+        ));
+    }
+    Ok(())
+}
+
 /// Append the kernel datagram for `ev` to `out`: `ACTION@DEVPATH\0`
 /// then every entry NUL-terminated. Used by the trace writer.
 pub fn encode(ev: &Uevent<'_>, out: &mut Vec<u8>) {
@@ -120,7 +204,10 @@ pub fn encode(ev: &Uevent<'_>, out: &mut Vec<u8>) {
 /// keys every datagram carries (a sysfs `uevent` file, a monitor block
 /// printed without `--property`): `ACTION`, `DEVPATH` and `SUBSYSTEM`
 /// are put first and `SEQNUM` (`fallback_seqnum`) last when absent, in
-/// the kernel's order.
+/// the kernel's order. An event without any subsystem gets an empty
+/// `SUBSYSTEM=`, so that the record reads back (as `Some("")`).
+///
+/// The result is at most `complete_len` bytes long (crate-internal).
 pub fn encode_complete(
     ev: &Uevent<'_>,
     fallback_seqnum: u64,
@@ -153,8 +240,8 @@ pub fn encode_complete(
     if !devpath {
         put(b"DEVPATH", ev.devpath());
     }
-    if let (false, Some(s)) = (subsystem, ev.subsystem()) {
-        put(b"SUBSYSTEM", s);
+    if !subsystem {
+        put(b"SUBSYSTEM", ev.subsystem().unwrap_or(b""));
     }
     for (k, v) in ev.entries() {
         put(k, v);
@@ -163,6 +250,34 @@ pub fn encode_complete(
         let n = ev.seqnum().unwrap_or(fallback_seqnum).to_string();
         put(b"SEQNUM", n.as_bytes());
     }
+}
+
+/// An upper bound of the length [`encode_complete`] gives, from what a
+/// parser knows without another pass: the header parts, the length of
+/// an environment of `entries_len` bytes (each entry with its
+/// separator), and which of ACTION, DEVPATH, SUBSYSTEM, SEQNUM it holds.
+/// A synthesized SEQNUM is counted at its widest (20 digits).
+pub(crate) fn complete_len(
+    action: &[u8],
+    devpath: &[u8],
+    subsystem: Option<&[u8]>,
+    entries_len: usize,
+    has: [bool; 4],
+) -> usize {
+    let mut n = action.len() + 1 + devpath.len() + 1 + entries_len;
+    if !has[0] {
+        n += b"ACTION=".len() + action.len() + 1;
+    }
+    if !has[1] {
+        n += b"DEVPATH=".len() + devpath.len() + 1;
+    }
+    if !has[2] {
+        n += b"SUBSYSTEM=".len() + subsystem.map_or(0, <[u8]>::len) + 1;
+    }
+    if !has[3] {
+        n += b"SEQNUM=".len() + 20 + 1;
+    }
+    n
 }
 
 #[cfg(test)]

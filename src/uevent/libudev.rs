@@ -149,6 +149,24 @@ pub fn parse_with_header(
     let scan = Scan::run(env, 0, off, false)?;
     let end = off + env.len();
     let ev = super::kernel::from_scan(scan, None, env, Separator::Nul, end)?;
+    // Converted to a trace record, the 40-byte header becomes
+    // `ACTION@DEVPATH\0`, which can be longer: refuse what would not fit.
+    let len = super::kernel::complete_len(
+        ev.action.as_bytes(),
+        ev.devpath,
+        ev.subsystem,
+        env.len(),
+        [true; 4],
+    );
+    if len > super::MAX_RECORD {
+        return Err(ParseError::new(
+            ErrorKind::Oversized {
+                len: len as u64,
+                max: super::MAX_RECORD as u64,
+            },
+            0,
+        ));
+    }
     Ok((header, ev.with_source(Source::Udev)))
 }
 

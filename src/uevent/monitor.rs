@@ -54,8 +54,9 @@ fn line_at(text: &[u8], pos: usize) -> (&[u8], usize) {
 }
 
 /// Parse `sec.usec` into nanoseconds.
+#[inline]
 fn parse_time(t: &[u8]) -> Option<u64> {
-    let dot = memchr::memchr(b'.', t)?;
+    let dot = t.iter().position(|&c| c == b'.')?;
     let (sec, usec) = (&t[..dot], &t[dot + 1..]);
     if usec.len() != 6 {
         return None;
@@ -77,8 +78,16 @@ struct HeaderLine<'a> {
 fn parse_header(line: &[u8], at: usize) -> Result<HeaderLine<'_>, ParseError> {
     let bad = |what| ParseError::bad_line(what, at);
     let source = header_source(line).ok_or_else(|| bad("an event header"))?;
-    let open = memchr::memchr(b'[', line).ok_or_else(|| bad("'['"))?;
-    let close = memchr::memchr(b']', line).ok_or_else(|| bad("']'"))?;
+    // A header line is short: plain loops beat memchr's setup here.
+    let find = |b: u8| line.iter().position(|&c| c == b);
+    let open = find(b'[').ok_or_else(|| bad("'['"))?;
+    // `header_source` leaves only blanks before the '[': the first ']'
+    // of the line comes after it.
+    let close = line[open..]
+        .iter()
+        .position(|&c| c == b']')
+        .map(|k| k + open)
+        .ok_or_else(|| bad("']'"))?;
     if close < open {
         return Err(bad("'[' before ']'"));
     }
@@ -87,20 +96,88 @@ fn parse_header(line: &[u8], at: usize) -> Result<HeaderLine<'_>, ParseError> {
     let rest = line[close + 1..]
         .strip_prefix(b" ")
         .ok_or_else(|| bad("a space after ']'"))?;
-    let sp = memchr::memchr(b' ', rest).ok_or_else(|| bad("an action"))?;
+    let sp = rest
+        .iter()
+        .position(|&c| c == b' ')
+        .ok_or_else(|| bad("an action"))?;
     let action = &rest[..sp];
     if action.is_empty() {
         return Err(ParseError::new(ErrorKind::Empty { what: "action" }, at));
     }
+    let action_at = at + (action.as_ptr() as usize - line.as_ptr() as usize);
+    super::kernel::check_action(action, action_at)?;
     let rest = rest[sp..].trim_ascii_start();
     let rest = rest.strip_suffix(b")").ok_or_else(|| bad("'(subsystem)'"))?;
-    let paren = memchr::memmem::rfind(rest, b" (")
-        .ok_or_else(|| bad("' (subsystem)'"))?;
+    // The last " (": the subsystem is short, the devpath may hold one.
+    let mut k = rest.len();
+    let paren = loop {
+        k = rest[..k]
+            .iter()
+            .rposition(|&c| c == b'(')
+            .ok_or_else(|| bad("' (subsystem)'"))?;
+        if k > 0 && rest[k - 1] == b' ' {
+            break k - 1;
+        }
+    };
     let (devpath, subsystem) = (&rest[..paren], &rest[paren + 2..]);
     if devpath.is_empty() {
         return Err(ParseError::new(ErrorKind::Empty { what: "devpath" }, at));
     }
     Ok(HeaderLine { source, ns, action, devpath, subsystem })
+}
+
+/// [`parse_header`] for the lines udevadm prints (`KERNEL[` or `UDEV  [`,
+/// `sec.usec` with six digits), in one forward pass. `None` for any
+/// other line, valid or not: the exact parser decides those.
+#[inline]
+fn parse_header_fast(line: &[u8]) -> Option<HeaderLine<'_>> {
+    let source = match line.get(..7)? {
+        b"KERNEL[" | b"UEVENT[" => Source::Kernel,
+        b"UDEV  [" => Source::Udev,
+        _ => return None,
+    };
+    let digit = |k: usize| {
+        line.get(k).map(|b| b.wrapping_sub(b'0')).filter(|&d| d <= 9)
+    };
+    let mut k = 7;
+    let mut sec: u64 = 0;
+    while let Some(d) = digit(k) {
+        sec = sec * 10 + u64::from(d);
+        k += 1;
+        if k - 7 > 18 {
+            return None;
+        }
+    }
+    if k == 7 || line.get(k) != Some(&b'.') {
+        return None;
+    }
+    let mut usec: u64 = 0;
+    for j in k + 1..k + 7 {
+        usec = usec * 10 + u64::from(digit(j)?);
+    }
+    if line.get(k + 7..k + 9)? != b"] " {
+        return None;
+    }
+    let ns = sec.checked_mul(1_000_000_000)?.checked_add(usec * 1000)?;
+    let rest = &line[k + 9..];
+    let sp = rest.iter().position(|&c| c == b' ')?;
+    let action = &rest[..sp];
+    if super::kernel::check_action(action, 0).is_err() {
+        return None;
+    }
+    let rest = rest[sp..].trim_ascii_start().strip_suffix(b")")?;
+    let mut k = rest.len();
+    let paren = loop {
+        k = rest[..k].iter().rposition(|&c| c == b'(')?;
+        if k > 0 && rest[k - 1] == b' ' {
+            break k - 1;
+        }
+    };
+    let (devpath, subsystem) = (&rest[..paren], &rest[paren + 2..]);
+    if devpath.is_empty() {
+        return None;
+    }
+    Some(HeaderLine { source, ns, action, devpath, subsystem })
 }
 
 /// Parse one block: the header line at `start`, and the property lines
@@ -111,6 +188,12 @@ pub fn parse_block(
     start: usize,
     end: usize,
 ) -> Result<Uevent<'_>, ParseError> {
+    if start > end || end > text.len() {
+        return Err(ParseError::new(
+            ErrorKind::BadOffset { field: "block range" },
+            start.min(text.len()),
+        ));
+    }
     let block = &text[start..end];
     if let Some(i) = memchr::memchr(0, block) {
         return Err(ParseError::new(
@@ -124,9 +207,29 @@ pub fn parse_block(
     let env = &text[env_start..end];
     let env = env.strip_suffix(b"\n").unwrap_or(env);
     let scan = Scan::run(env, b'\n', env_start, true)?;
+    finish(h, scan, env, start, end)
+}
+
+/// The checks after the scan of a block's properties, shared by the
+/// fast and the exact path.
+#[inline]
+fn finish<'a>(
+    h: HeaderLine<'a>,
+    scan: Scan<'a>,
+    env: &'a [u8],
+    start: usize,
+    end: usize,
+) -> Result<Uevent<'a>, ParseError> {
+    if let Some((s, at)) = scan.subsystem {
+        if s != h.subsystem {
+            return Err(ParseError::mismatch("SUBSYSTEM", at));
+        }
+    }
+    let has_subsystem = scan.subsystem.is_some();
     if scan.action.is_none() && scan.devpath.is_none() && scan.seqnum.is_none()
     {
         // Without --property: the header is all there is.
+        check_fits(h.action, &h, env, [false, false, has_subsystem], start)?;
         return Ok(Uevent {
             source: h.source,
             action: Action::from_bytes(h.action),
@@ -148,11 +251,6 @@ pub fn parse_block(
             return Err(ParseError::mismatch("ACTION", at));
         }
     }
-    if let Some((s, at)) = scan.subsystem {
-        if s != h.subsystem {
-            return Err(ParseError::mismatch("SUBSYSTEM", at));
-        }
-    }
     if let Some((d, at)) = scan.devpath {
         if d != h.devpath {
             return Err(ParseError::mismatch("DEVPATH", at));
@@ -160,7 +258,151 @@ pub fn parse_block(
     }
     let ev =
         super::kernel::from_scan(scan, None, env, Separator::Newline, end)?;
+    check_fits(ev.action.as_bytes(), &h, env, [true, true, true], start)?;
     Ok(ev.with_source(h.source).with_timestamp_ns(Some(h.ns)))
+}
+
+/// True when a block ends before the line at `pos`: at the end of the
+/// text, at an empty line, or at the next header line. What
+/// [`header_source`] says of that line, without splitting it first.
+#[inline(always)]
+fn block_ends_at(text: &[u8], pos: usize) -> bool {
+    let Some(&first) = text.get(pos) else {
+        return true;
+    };
+    match first {
+        b'\n' => true,
+        b'K' => text[pos..].starts_with(b"KERNEL["),
+        b'U' => {
+            let rest = &text[pos..];
+            if rest.starts_with(b"UEVENT[") {
+                return true;
+            }
+            if !rest.starts_with(b"UDEV") {
+                return false;
+            }
+            // `trim_ascii_start` of the line: ASCII blanks, but the
+            // line ends at its newline.
+            rest[4..]
+                .iter()
+                .find(|&&b| !matches!(b, b' ' | b'\t' | b'\x0c' | b'\r'))
+                == Some(&b'[')
+        }
+        _ => false,
+    }
+}
+
+/// The fast path of [`Blocks`] for a block whose header line starts at
+/// `start`: one pass over its property lines with 16-byte masks of
+/// newlines, '=' and NUL, which also finds where the block ends. Gives
+/// up (`None`) on anything unusual, a NUL or any error, and leaves it to
+/// the exact path; returns the event, the block end and the number of
+/// lines read.
+#[inline]
+fn fast_block(text: &[u8], start: usize) -> Option<(Uevent<'_>, usize, u64)> {
+    const IN_KEY: usize = usize::MAX;
+    // The header line: its end, and no NUL in it.
+    let mut i = start;
+    let (line_end, env_start) = loop {
+        if i >= text.len() {
+            break (text.len(), text.len());
+        }
+        let [nl, z] = super::swar::masks16(text, i, [b'\n', 0]);
+        let m = nl | z;
+        if m != 0 {
+            let k = i + m.trailing_zeros() as usize;
+            if text[k] == 0 {
+                return None;
+            }
+            break (k, k + 1);
+        }
+        i += 16;
+    };
+    let h = parse_header_fast(&text[start..line_end])?;
+    let len = text.len();
+    let mut scan = Scan::default();
+    let (mut pos, mut eq) = (env_start, IN_KEY);
+    let mut lines = 1;
+    let mut end = None;
+    if block_ends_at(text, pos) {
+        end = Some(pos);
+    }
+    let mut i = pos;
+    'chunks: while end.is_none() && i < len {
+        let [nl, e, z] = super::swar::masks16(text, i, [b'\n', b'=', 0]);
+        if z != 0 {
+            return None;
+        }
+        let mut m = nl | e;
+        while m != 0 {
+            let bit = m & m.wrapping_neg();
+            m ^= bit;
+            let j = i + bit.trailing_zeros() as usize;
+            if nl & bit == 0 {
+                if eq == IN_KEY {
+                    eq = j;
+                }
+                continue;
+            }
+            if eq == IN_KEY {
+                return None;
+            }
+            scan.entry(text, 0, pos, eq, j).ok()?;
+            lines += 1;
+            (pos, eq) = (j + 1, IN_KEY);
+            if block_ends_at(text, pos) {
+                end = Some(pos);
+                break 'chunks;
+            }
+        }
+        i += 16;
+    }
+    let end = match end {
+        Some(end) => end,
+        None => {
+            // The text ends inside the last property line.
+            if eq == IN_KEY {
+                return None;
+            }
+            scan.entry(text, 0, pos, eq, len).ok()?;
+            lines += 1;
+            len
+        }
+    };
+    let env = &text[env_start.min(end)..end];
+    let env = env.strip_suffix(b"\n").unwrap_or(env);
+    let ev = finish(h, scan, env, start, end).ok()?;
+    Some((ev, end, lines))
+}
+
+/// Every event read must fit a trace record once converted
+/// ([`super::kernel::encode_complete`]): a block whose datagram would
+/// exceed [`super::MAX_RECORD`] is refused. `has` says which of ACTION,
+/// DEVPATH (with SEQNUM) and SUBSYSTEM the block carries.
+fn check_fits(
+    action: &[u8],
+    h: &HeaderLine<'_>,
+    env: &[u8],
+    has: [bool; 3],
+    start: usize,
+) -> Result<(), ParseError> {
+    let len = super::kernel::complete_len(
+        action,
+        h.devpath,
+        Some(h.subsystem),
+        if env.is_empty() { 0 } else { env.len() + 1 },
+        [has[0], has[1], has[2], has[1]],
+    );
+    if len > super::MAX_RECORD {
+        return Err(ParseError::new(
+            ErrorKind::Oversized {
+                len: len as u64,
+                max: super::MAX_RECORD as u64,
+            },
+            start,
+        ));
+    }
+    Ok(())
 }
 
 /// Iterator over the events of a monitor text, with line numbers in
@@ -193,6 +435,12 @@ impl<'a> Iterator for Blocks<'a> {
             if self.pos >= text.len() {
                 return None;
             }
+            // Most blocks start with their header: no line split needed.
+            if matches!(text[self.pos], b'K' | b'U')
+                && block_ends_at(text, self.pos)
+            {
+                break;
+            }
             let (line, next) = line_at(text, self.pos);
             if line.is_empty() || PREAMBLE.contains(&line) {
                 self.pos = next;
@@ -202,6 +450,11 @@ impl<'a> Iterator for Blocks<'a> {
             break;
         }
         let start = self.pos;
+        if let Some((ev, end, lines)) = fast_block(text, start) {
+            self.pos = end;
+            self.line += lines;
+            return Some(Ok(ev));
+        }
         let start_line = self.line;
         let (first, mut pos) = line_at(text, start);
         self.line += 1;

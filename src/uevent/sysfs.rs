@@ -26,7 +26,22 @@ pub fn parse<'a>(
     devpath: &'a [u8],
     action: Action<'a>,
 ) -> Result<Uevent<'a>, ParseError> {
+    if devpath.is_empty() {
+        return Err(ParseError::new(ErrorKind::Empty { what: "devpath" }, 0));
+    }
+    super::kernel::check_action(action.as_bytes(), 0)?;
+    check_nul(text, 0)?;
     parse_at(text, 0, text.len(), devpath, None, action)
+}
+
+fn check_nul(block: &[u8], start: usize) -> Result<(), ParseError> {
+    match memchr::memchr(0, block) {
+        Some(i) => Err(ParseError::new(
+            ErrorKind::BadByte { byte: 0, what: "sysfs text" },
+            start + i,
+        )),
+        None => Ok(()),
+    }
 }
 
 fn parse_at<'a>(
@@ -38,12 +53,6 @@ fn parse_at<'a>(
     action: Action<'a>,
 ) -> Result<Uevent<'a>, ParseError> {
     let env = &text[start..end];
-    if let Some(i) = memchr::memchr(0, env) {
-        return Err(ParseError::new(
-            ErrorKind::BadByte { byte: 0, what: "sysfs text" },
-            start + i,
-        ));
-    }
     let env = env.strip_suffix(b"\n").unwrap_or(env);
     let scan = Scan::run(env, b'\n', start, true)?;
     for (field, found) in [
@@ -60,11 +69,34 @@ fn parse_at<'a>(
             ));
         }
     }
+    if let (Some(s), Some((found, at))) = (subsystem, scan.subsystem) {
+        if s != found {
+            return Err(ParseError::mismatch("SUBSYSTEM", at));
+        }
+    }
+    let subsystem = subsystem.or(scan.subsystem.map(|s| s.0));
+    // Every event read must fit a trace record once converted.
+    let len = super::kernel::complete_len(
+        action.as_bytes(),
+        devpath,
+        subsystem,
+        if env.is_empty() { 0 } else { env.len() + 1 },
+        [false, false, scan.subsystem.is_some(), false],
+    );
+    if len > super::MAX_RECORD {
+        return Err(ParseError::new(
+            ErrorKind::Oversized {
+                len: len as u64,
+                max: super::MAX_RECORD as u64,
+            },
+            start,
+        ));
+    }
     Ok(Uevent {
         source: Source::Kernel,
         action,
         devpath,
-        subsystem: subsystem.or(scan.subsystem.map(|s| s.0)),
+        subsystem,
         devtype: scan.devtype,
         driver: scan.driver,
         modalias: scan.modalias,
@@ -128,25 +160,37 @@ impl<'a> Iterator for Snapshot<'a> {
         self.pos = pos;
         let end = pos;
         let (first, mut body) = line_at(text, start);
-        let res = match first.strip_prefix(b"P: ") {
-            None => Err(ParseError::bad_line("'P: devpath'", start)),
-            Some([]) => Err(ParseError::new(
-                ErrorKind::Empty { what: "devpath" },
-                start,
-            )),
-            Some(devpath) => {
-                let mut subsystem = None;
-                if body < end {
-                    let (second, after) = line_at(text, body);
-                    if let Some(s) = second.strip_prefix(b"S: ") {
-                        subsystem = Some(s);
-                        body = after;
+        // The P: and S: lines become a record header too: no NUL in
+        // the whole block.
+        let res =
+            check_nul(&text[start..end], start).and_then(|()| {
+                match first.strip_prefix(b"P: ") {
+                    None => Err(ParseError::bad_line("'P: devpath'", start)),
+                    Some([]) => Err(ParseError::new(
+                        ErrorKind::Empty { what: "devpath" },
+                        start,
+                    )),
+                    Some(devpath) => {
+                        let mut subsystem = None;
+                        if body < end {
+                            let (second, after) = line_at(text, body);
+                            if let Some(s) = second.strip_prefix(b"S: ") {
+                                subsystem = Some(s);
+                                body = after;
+                            }
+                        }
+                        let body = body.min(end);
+                        parse_at(
+                            text,
+                            body,
+                            end,
+                            devpath,
+                            subsystem,
+                            Action::Add,
+                        )
                     }
                 }
-                let body = body.min(end);
-                parse_at(text, body, end, devpath, subsystem, Action::Add)
-            }
-        };
+            });
         Some(res.map_err(|e| {
             let upto = (e.offset() as usize).min(text.len()).max(start);
             let extra =

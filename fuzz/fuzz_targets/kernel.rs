@@ -1,0 +1,5 @@
+//! Fuzz target: `coldplug::fuzzing::kernel` (see src/fuzzing.rs for the
+//! invariants checked). Replayed by tests/fuzz_regressions.rs.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| coldplug::fuzzing::kernel(data));

@@ -1,0 +1,179 @@
+//! Byte masks for the parsers: which of sixteen bytes are a separator,
+//! a '=', a NUL. The parsers walk the set bits in order, so every byte
+//! of a record is compared once, sixteen at a time, and no call is made
+//! per entry.
+//!
+//! Why not `memchr`: entries are short (a key of 4 to 12 bytes, a value
+//! of 1 to 40), so the setup and dispatch of a vector `memchr` call cost
+//! more than the search; two calls per entry were half of the parse
+//! time (callgrind on `kernel-trigger.nl`).
+//!
+//! On x86_64 the masks come from SSE2 (`pcmpeqb`, `pmovmskb`), part of
+//! the architecture's baseline. That takes the crate's one `unsafe`
+//! block, in [`masks16_full`]: Rust does not count baseline features as
+//! enabled when checking calls to `#[target_feature]` functions. Memory
+//! is only read through safe slices. Everywhere else, and with
+//! `RUSTFLAGS="--cfg coldplug_portable"`, the same masks come from plain
+//! `u64` arithmetic ("SIMD within a register"); the tests compare both
+//! paths with a byte loop.
+//!
+//! `zeros(x)` sets the high bit of exactly the bytes of `x` that are 0:
+//! `(y & 0x7f) + 0x7f` has its high bit set iff the low seven bits are
+//! not all zero, `| y` adds the bytes whose high bit is set, and no step
+//! carries into the next byte, so there are no false positives.
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of every byte of `x` that is 0, and no other bit.
+#[inline(always)]
+pub(crate) fn zeros(x: u64) -> u64 {
+    !(((x & !HI).wrapping_add(!HI)) | x) & HI
+}
+
+/// `b` in every byte.
+#[inline(always)]
+pub(crate) fn splat(b: u8) -> u64 {
+    LO * u64::from(b)
+}
+
+#[inline(always)]
+fn word(hay: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(hay[i..i + 8].try_into().unwrap())
+}
+
+/// Compress the high bits of `zeros` output to one bit per byte.
+// The portable path is compiled everywhere, used on x86_64 by tests.
+#[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
+#[inline(always)]
+fn compress(m: u64) -> u32 {
+    // Bits 7, 15, .. 63 to bits 0..8: a multiply gathers them in the top
+    // byte (each product bit comes from exactly one source bit).
+    ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+}
+
+/// Bit `k` of mask `n` is set when `hay[i + k] == bytes[n]`, for `k` in
+/// 0..16; bytes past the end of `hay` match nothing. `i < hay.len()`.
+#[inline(always)]
+pub(crate) fn masks16<const N: usize>(
+    hay: &[u8],
+    i: usize,
+    bytes: [u8; N],
+) -> [u32; N] {
+    let rem = hay.len() - i;
+    if rem >= 16 {
+        return masks16_full(hay, i, bytes);
+    }
+    if hay.len() >= 16 {
+        // The last sixteen bytes, with the bits before `i` shifted out.
+        let shift = 16 - rem as u32;
+        return masks16_full(hay, hay.len() - 16, bytes).map(|m| m >> shift);
+    }
+    let mut w = [0u8; 16];
+    w[..rem].copy_from_slice(&hay[i..]);
+    let live = (1u32 << rem) - 1;
+    masks16_full(&w, 0, bytes).map(|m| m & live)
+}
+
+/// [`masks16`] for sixteen bytes that are all there, portable.
+#[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
+#[inline(always)]
+fn masks16_portable<const N: usize>(
+    hay: &[u8],
+    i: usize,
+    bytes: [u8; N],
+) -> [u32; N] {
+    let (lo, hi) = (word(hay, i), word(hay, i + 8));
+    bytes.map(|b| {
+        let sb = splat(b);
+        compress(zeros(lo ^ sb)) | compress(zeros(hi ^ sb)) << 8
+    })
+}
+
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "sse2",
+    not(coldplug_portable)
+))]
+#[inline(always)]
+fn masks16_full<const N: usize>(
+    hay: &[u8],
+    i: usize,
+    bytes: [u8; N],
+) -> [u32; N] {
+    // SAFETY: the only requirement of `masks16_sse2` is the sse2 target
+    // feature, which this cfg guarantees at compile time (sse2 is part
+    // of the x86_64 baseline). Memory is read through safe slices.
+    unsafe { masks16_sse2(hay, i, bytes) }
+}
+
+#[cfg(not(all(
+    target_arch = "x86_64",
+    target_feature = "sse2",
+    not(coldplug_portable)
+)))]
+#[inline(always)]
+fn masks16_full<const N: usize>(
+    hay: &[u8],
+    i: usize,
+    bytes: [u8; N],
+) -> [u32; N] {
+    masks16_portable(hay, i, bytes)
+}
+
+/// One byte compare and one `pmovmskb` per byte looked for.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+#[inline]
+fn masks16_sse2<const N: usize>(
+    hay: &[u8],
+    i: usize,
+    bytes: [u8; N],
+) -> [u32; N] {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_set1_epi8, _mm_set_epi64x,
+    };
+    let (lo, hi) = (word(hay, i), word(hay, i + 8));
+    let v = _mm_set_epi64x(hi as i64, lo as i64);
+    bytes.map(|b| {
+        _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8))) as u32
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zeros_is_exact() {
+        for b in 0..=255u8 {
+            let x = u64::from_le_bytes([1, b, 0, 0x80, b, 0xff, 0x7f, 0]);
+            let m = zeros(x);
+            for (k, byte) in x.to_le_bytes().iter().enumerate() {
+                assert_eq!(m >> (8 * k + 7) & 1 == 1, *byte == 0, "{b} {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn masks_agree_with_a_loop_and_the_portable_path() {
+        let hay: Vec<u8> = (0..70u32).map(|i| (i * 7 % 13) as u8).collect();
+        for n in 0..=hay.len() {
+            for i in 0..n {
+                for bytes in [[0u8, 3, 0], [12, 5, 7], [200, 0, 1]] {
+                    let mut want = [0u32; 3];
+                    for k in 0..16.min(n - i) {
+                        for (w, b) in want.iter_mut().zip(bytes) {
+                            *w |= u32::from(hay[i + k] == b) << k;
+                        }
+                    }
+                    assert_eq!(masks16(&hay[..n], i, bytes), want);
+                    if n - i >= 16 {
+                        let p = masks16_portable(&hay[..n], i, bytes);
+                        assert_eq!(p, want);
+                    }
+                }
+            }
+        }
+    }
+}
