@@ -139,6 +139,9 @@ impl Place {
 
 const NONE: NodeId = NodeId::MAX;
 
+/// Events parked on one counter: (target, event), smallest first.
+type Parked = BinaryHeap<Reverse<(u32, usize)>>;
+
 /// One wait condition: counter `kind` of `node` must reach `target`.
 #[derive(Debug, Clone, Copy)]
 struct Wait {
@@ -163,7 +166,7 @@ pub struct Dependencies<'t, 'a> {
     /// Events parked on a counter, by (node, below); most nodes never
     /// have any, so the heaps live in a map and a flag per node says
     /// whether to look (bit 0: at, bit 1: below).
-    waiters: FxHashMap<(NodeId, bool), BinaryHeap<Reverse<(u32, usize)>>>,
+    waiters: FxHashMap<(NodeId, bool), Parked>,
     has_waiters: Vec<u8>,
 }
 
