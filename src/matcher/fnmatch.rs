@@ -292,6 +292,11 @@ pub fn fnmatch(pattern: &[u8], string: &[u8]) -> bool {
         Some(n) => &string[..n],
         None => string,
     };
+    fnmatch_nonul(pattern, s)
+}
+
+/// [`fnmatch`] for a string known to hold no NUL (normalized keys).
+pub(crate) fn fnmatch_nonul(pattern: &[u8], s: &[u8]) -> bool {
     let p = pattern;
     let (mut pi, mut si) = (0usize, 0usize);
     // (pattern index after the last `*`, string index it was tried at)
@@ -307,6 +312,17 @@ pub fn fnmatch(pattern: &[u8], string: &[u8]) -> bool {
             }
             b'*' => {
                 pi += 1;
+                // Like glibc, jump to the next place where the byte after
+                // the star can match (only plain bytes; same result).
+                let next = at(p, pi);
+                if si < s.len()
+                    && !matches!(next, 0 | b'*' | b'?' | b'[' | b'\\')
+                {
+                    match s[si..].iter().position(|&b| b == next) {
+                        Some(k) => si += k,
+                        None => return false,
+                    }
+                }
                 star = Some((pi, si));
                 continue;
             }
@@ -354,9 +370,17 @@ pub fn fnmatch(pattern: &[u8], string: &[u8]) -> bool {
         }
         match star {
             Some((sp, ss)) if ss < s.len() => {
-                star = Some((sp, ss + 1));
+                let mut ns = ss + 1;
+                let next = at(p, sp);
+                if !matches!(next, 0 | b'*' | b'?' | b'[' | b'\\') {
+                    match s[ns..].iter().position(|&b| b == next) {
+                        Some(k) => ns += k,
+                        None => return false,
+                    }
+                }
+                star = Some((sp, ns));
                 pi = sp;
-                si = ss + 1;
+                si = ns;
             }
             _ => return false,
         }

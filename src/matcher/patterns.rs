@@ -22,7 +22,7 @@
 
 use crate::modindex::{Index, WildPos};
 
-use super::fnmatch::fnmatch;
+use super::fnmatch::fnmatch_nonul as fnmatch;
 use super::ModuleId;
 
 /// One (pattern, module) entry of an index.
