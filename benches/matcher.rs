@@ -15,7 +15,7 @@
 //! Run: `cargo bench --bench matcher [--features kmod-ffi]`.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use coldplug::matcher::AliasMatcher;
@@ -66,7 +66,7 @@ fn median_per_alias(
 }
 
 #[cfg(feature = "kmod-ffi")]
-fn kmod(name: &str, tmp: &Path) -> coldplug::kmod_ffi::Kmod {
+fn kmod(name: &str, tmp: &std::path::Path) -> coldplug::kmod_ffi::Kmod {
     use coldplug::kmod_ffi;
     let shadow = tmp.join(name);
     kmod_ffi::shadow_dir(&root().join("traces/kernels").join(name), &shadow)

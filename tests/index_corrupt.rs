@@ -125,12 +125,12 @@ fn crafted_shapes() {
     assert!(matches!(kind(header(1000)), ErrorKind::BadOffset { .. }));
     // A child pointing back at its parent: a cycle.
     let mut b = header(12 | CHILDS);
-    b.extend_from_slice(&[b'a', b'a']);
+    b.extend_from_slice(b"aa");
     b.extend_from_slice(&(12 | CHILDS).to_be_bytes());
     assert!(matches!(kind(b), ErrorKind::SharedNode { offset: 12 }));
     // Two children sharing one node.
     let mut b = header(12 | CHILDS);
-    b.extend_from_slice(&[b'a', b'b']);
+    b.extend_from_slice(b"ab");
     b.extend_from_slice(&(22 | VALUES).to_be_bytes());
     b.extend_from_slice(&(22 | VALUES).to_be_bytes());
     b.extend_from_slice(&1u32.to_be_bytes());

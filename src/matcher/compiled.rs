@@ -404,8 +404,7 @@ impl AliasMatcher {
         let t = &self.trie[..];
         let mut o = 0usize;
         let mut i = 0usize;
-        loop {
-            let Some(h) = t.get(o..o + NODE_HEADER) else { break };
+        while let Some(h) = t.get(o..o + NODE_HEADER) {
             let h: &[u8; NODE_HEADER] = h.try_into().unwrap();
             let group = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
             let (first, last) = (h[10], h[11]);

@@ -17,6 +17,8 @@
 
 /// glibc's `CHAR_CLASS_MAX_LENGTH` (a longer `[:name:]` never matches).
 const CHAR_CLASS_MAX_LENGTH: usize = 256;
+// glibc takes `[:name:]` bytes in a..z but excludes `z` itself (`c >= 'z'`),
+// hence the a..=y ranges below.
 
 #[inline]
 fn at(p: &[u8], i: usize) -> u8 {
@@ -89,7 +91,7 @@ fn bracket(p: &[u8], open: usize, f: u8) -> Bracket {
                     q += 2;
                     break;
                 }
-                if !(b'a'..b'z').contains(&c) {
+                if !(b'a'..=b'y').contains(&c) {
                     q = startp;
                     c = b'[';
                     normal = true;
@@ -248,7 +250,7 @@ fn bracket(p: &[u8], open: usize, f: u8) -> Bracket {
                 if at(p, q) == b':' && at(p, q + 1) == b']' {
                     break;
                 }
-                if !(b'a'..b'z').contains(&c) {
+                if !(b'a'..=b'y').contains(&c) {
                     q = startp - 2;
                     break;
                 }
