@@ -172,31 +172,38 @@ fn bloom_bit(head: u32, bits: u32) -> u32 {
 /// Patricia trie under construction (depmod's insertion).
 #[derive(Default)]
 struct BNode {
-    label: Vec<u8>,
+    /// The label, as a range of the pattern arena.
+    label: (u32, u32),
     kids: Vec<(u8, usize)>,
     group: Vec<u32>,
     exact: Vec<u32>,
 }
 
-fn insert(nodes: &mut Vec<BNode>, s: &[u8]) -> usize {
+/// Insert `arena[at..at + len]` (depmod's way; labels stay ranges of the
+/// arena, so building allocates nothing per byte).
+fn insert(
+    nodes: &mut Vec<BNode>,
+    arena: &[u8],
+    at: usize,
+    len: usize,
+) -> usize {
+    let s = &arena[at..at + len];
     let mut n = 0;
     let mut i = 0;
     loop {
-        let common = nodes[n]
-            .label
-            .iter()
-            .zip(&s[i..])
-            .take_while(|(a, b)| a == b)
-            .count();
-        if common < nodes[n].label.len() {
+        let (ls, ll) = (nodes[n].label.0 as usize, nodes[n].label.1 as usize);
+        let label = &arena[ls..ls + ll];
+        let common =
+            label.iter().zip(&s[i..]).take_while(|(a, b)| a == b).count();
+        if common < ll {
+            let ch = label[common];
             let rest = BNode {
-                label: nodes[n].label[common + 1..].to_vec(),
+                label: ((ls + common + 1) as u32, (ll - common - 1) as u32),
                 kids: std::mem::take(&mut nodes[n].kids),
                 group: std::mem::take(&mut nodes[n].group),
                 exact: std::mem::take(&mut nodes[n].exact),
             };
-            let ch = nodes[n].label[common];
-            nodes[n].label.truncate(common);
+            nodes[n].label.1 = common as u32;
             nodes.push(rest);
             let id = nodes.len() - 1;
             nodes[n].kids.push((ch, id));
@@ -210,7 +217,7 @@ fn insert(nodes: &mut Vec<BNode>, s: &[u8]) -> usize {
             }
             None => {
                 nodes.push(BNode {
-                    label: s[i + 1..].to_vec(),
+                    label: ((at + i + 1) as u32, (len - i - 1) as u32),
                     ..BNode::default()
                 });
                 let id = nodes.len() - 1;
@@ -229,14 +236,15 @@ impl AliasMatcher {
 
     /// Compile an extracted pattern table.
     pub fn from_patterns(pats: Patterns) -> AliasMatcher {
-        let mut b = vec![BNode::default()];
+        let mut b = Vec::with_capacity(pats.entries.len());
+        b.push(BNode::default());
         for (id, e) in pats.entries.iter().enumerate() {
-            let key = pats.key(e);
+            let (at, len) = (e.key as usize, e.key_len as usize);
             if e.wild_len == 0 {
-                let n = insert(&mut b, key);
+                let n = insert(&mut b, &pats.keys, at, len);
                 b[n].exact.push(id as u32);
             } else {
-                let n = insert(&mut b, &key[..e.prefix as usize]);
+                let n = insert(&mut b, &pats.keys, at, e.prefix as usize);
                 b[n].group.push(id as u32);
             }
         }
@@ -268,7 +276,7 @@ impl AliasMatcher {
                 (Some(f), Some(l)) => usize::from(l.0 - f.0) + 1,
                 _ => 0,
             };
-            size += NODE_HEADER + b[n].label.len() + 4 * nk;
+            size += NODE_HEADER + b[n].label.1 as usize + 4 * nk;
         }
         m.trie.reserve(size);
         for &n in &order {
@@ -289,8 +297,9 @@ impl AliasMatcher {
             t.extend_from_slice(&(node.exact.len() as u16).to_le_bytes());
             t.push(first);
             t.push(last);
-            t.extend_from_slice(&(node.label.len() as u16).to_le_bytes());
-            t.extend_from_slice(&node.label);
+            let (ls, ll) = (node.label.0 as usize, node.label.1 as usize);
+            t.extend_from_slice(&(ll as u16).to_le_bytes());
+            t.extend_from_slice(&m.pats.keys[ls..ls + ll]);
             if first <= last {
                 let mut k = node.kids.iter().peekable();
                 for c in first..=last {
@@ -330,8 +339,8 @@ impl AliasMatcher {
                     runs(&self.pats.key(e)[e.prefix as usize..])
                 })
                 .collect();
-            let mut count: std::collections::HashMap<u32, u32> =
-                std::collections::HashMap::new();
+            let mut count: super::fxhash::FxHashMap<u32, u32> =
+                Default::default();
             let grams =
                 |id: u32, rs: &[(usize, usize)]| -> Vec<(u32, usize, usize)> {
                     let e = &self.pats.entries[id as usize];

@@ -486,6 +486,8 @@ impl Index {
     pub fn entries(&self) -> Entries {
         let mut out = Entries::default();
         let Some(root) = self.root else { return out };
+        out.list.reserve(self.values.len());
+        out.keys.reserve(self.values.len() * 32);
         enum Frame {
             Enter { node: u32, edge: Option<u8> },
             Exit { node: u32, path: usize, wild: usize },
