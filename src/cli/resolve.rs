@@ -23,7 +23,8 @@ pub struct Args {
     /// Modules directory (default: /lib/modules/$(uname -r)).
     #[arg(long, value_name = "DIR")]
     kernel: Option<PathBuf>,
-    /// Matching engine: compiled (default) or naive (reference scan).
+    /// Matching engine: compiled (default), naive (reference scan), or
+    /// libkmod (the system's, when built with the kmod-ffi feature).
     #[arg(long, default_value = "compiled", value_parser = parse_backend)]
     backend: Backend,
     /// Aliases or module names; `-` reads one per line from stdin.
@@ -35,7 +36,9 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
     match s {
         "compiled" => Ok(Backend::Compiled),
         "naive" => Ok(Backend::Naive),
-        _ => Err("expected compiled or naive".into()),
+        #[cfg(feature = "kmod-ffi")]
+        "libkmod" => Ok(Backend::Libkmod),
+        _ => Err("expected compiled, naive (or libkmod with kmod-ffi)".into()),
     }
 }
 
@@ -48,6 +51,13 @@ pub fn run(args: Args) -> Outcome {
     let kernel = KernelDir::open(&dir).with_context(|| {
         format!("cannot load modules directory {}", dir.display())
     })?;
+    #[cfg(feature = "kmod-ffi")]
+    let r = if args.backend == Backend::Libkmod {
+        Resolver::with_libkmod(kernel).context("libkmod cannot open it")?
+    } else {
+        Resolver::new(kernel, args.backend)
+    };
+    #[cfg(not(feature = "kmod-ffi"))]
     let r = Resolver::new(kernel, args.backend);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
