@@ -80,6 +80,23 @@ impl Kmod {
             .ok_or_else(|| io::Error::other("kmod_new failed"))
     }
 
+    /// `kmod_new(moddir, [NULL])`: no configuration at all (no host
+    /// modprobe.d), quiet logging, indexes mapped: the baseline backend.
+    pub fn open_quiet(moddir: &Path) -> io::Result<Kmod> {
+        let dir = cpath(moddir)?;
+        let paths = [ptr::null()];
+        // SAFETY: the string outlives the call; libkmod copies it.
+        let ctx = unsafe { kmod_new(dir.as_ptr(), paths.as_ptr()) };
+        let mut k = NonNull::new(ctx)
+            .map(|ctx| Kmod { ctx })
+            .ok_or_else(|| io::Error::other("kmod_new failed"))?;
+        k.set_log_priority(LOG_CRIT);
+        k.load_resources().map_err(|e| {
+            io::Error::other(format!("kmod_load_resources failed: {e}"))
+        })?;
+        Ok(k)
+    }
+
     /// `kmod_set_log_priority`.
     pub fn set_log_priority(&mut self, priority: i32) {
         // SAFETY: ctx is a live context.

@@ -2,7 +2,9 @@
 //!
 //! It parses recorded uevent traces without copying ([`uevent`],
 //! [`trace`]), matches every MODALIAS against a kernel's
-//! `modules.alias` exactly as libkmod does, resolves modprobe.d policy,
+//! `modules.alias` exactly as libkmod does ([`modindex`] reads the
+//! kernel's index files, [`matcher`] matches, [`resolve`] runs
+//! libkmod's lookup chain), resolves modprobe.d policy,
 //! and measures how long that takes during boot on large IBM Z LPARs.
 //!
 //! Traces come from recordings ([`record`]: live netlink, or a sysfs
@@ -25,7 +27,7 @@
 //!
 //! # Features
 //! - `kmod-ffi`: link Debian's libkmod for the live oracle tests and
-//!   the `libkmod` resolver backend ([`kmod_ffi`]).
+//!   the `libkmod` resolver backend (module `kmod_ffi`).
 
 #![deny(missing_docs)]
 

@@ -115,13 +115,17 @@ impl fmt::Display for LookupError {
 
 impl std::error::Error for LookupError {}
 
-/// Which engine answers the wildcard stages.
+/// Which engine answers the lookups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    /// [`AliasMatcher`].
+    /// [`AliasMatcher`] for the wildcard stages.
     Compiled,
-    /// [`NaiveMatcher`].
+    /// [`NaiveMatcher`] for the wildcard stages.
     Naive,
+    /// The system's libkmod answers the whole lookup (feature
+    /// `kmod-ffi`): the baseline and live oracle. Calls are serialized.
+    #[cfg(feature = "kmod-ffi")]
+    Libkmod,
 }
 
 /// Per-thread lookup buffers; the answer of the last lookup.
@@ -186,24 +190,46 @@ pub struct ConfigSlots {
 
 /// The chain over one kernel's modules directory. Immutable and
 /// `Sync`: share it between threads, one [`Scratch`] each.
-#[derive(Debug)]
 pub struct Resolver {
     kernel: KernelDir,
     aliases: Option<Matcher>,
     builtin_alias: Option<Matcher>,
     config: ConfigSlots,
+    #[cfg(feature = "kmod-ffi")]
+    kmod: Option<std::sync::Mutex<crate::kmod_ffi::Kmod>>,
+}
+
+impl fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resolver")
+            .field("kernel", &self.kernel.path())
+            .field("aliases", &self.aliases.is_some())
+            .field("builtin_alias", &self.builtin_alias.is_some())
+            .finish()
+    }
 }
 
 fn build(index: Option<&Index>, backend: Backend) -> Option<Matcher> {
-    index.map(|i| match backend {
-        Backend::Compiled => Matcher::Compiled(AliasMatcher::build(i)),
-        Backend::Naive => Matcher::Naive(NaiveMatcher::build(i)),
+    index.and_then(|i| match backend {
+        Backend::Compiled => Some(Matcher::Compiled(AliasMatcher::build(i))),
+        Backend::Naive => Some(Matcher::Naive(NaiveMatcher::build(i))),
+        #[cfg(feature = "kmod-ffi")]
+        Backend::Libkmod => None,
     })
 }
 
 impl Resolver {
     /// Compile the wildcard indexes of `kernel` with `backend`.
+    ///
+    /// # Panics
+    /// With [`Backend::Libkmod`] when libkmod cannot open the directory;
+    /// use [`Resolver::with_libkmod`] to handle that error.
     pub fn new(kernel: KernelDir, backend: Backend) -> Resolver {
+        #[cfg(feature = "kmod-ffi")]
+        if backend == Backend::Libkmod {
+            return Resolver::with_libkmod(kernel)
+                .expect("libkmod cannot open the modules directory");
+        }
         let aliases = build(kernel.alias.as_ref(), backend);
         let builtin_alias = build(kernel.builtin_alias.as_ref(), backend);
         Resolver {
@@ -211,6 +237,8 @@ impl Resolver {
             aliases,
             builtin_alias,
             config: ConfigSlots::default(),
+            #[cfg(feature = "kmod-ffi")]
+            kmod: None,
         }
     }
 
@@ -224,6 +252,20 @@ impl Resolver {
     /// The config entries in the chain.
     pub fn config(&self) -> &ConfigSlots {
         &self.config
+    }
+
+    /// A resolver that hands every lookup to the system's libkmod
+    /// (no modprobe.d, indexes loaded once).
+    #[cfg(feature = "kmod-ffi")]
+    pub fn with_libkmod(kernel: KernelDir) -> std::io::Result<Resolver> {
+        let k = crate::kmod_ffi::Kmod::open_quiet(kernel.path())?;
+        Ok(Resolver {
+            kernel,
+            aliases: None,
+            builtin_alias: None,
+            config: ConfigSlots::default(),
+            kmod: Some(std::sync::Mutex::new(k)),
+        })
     }
 
     /// The modules directory.
@@ -246,6 +288,17 @@ impl Resolver {
         scratch.names.clear();
         scratch.ends.clear();
         scratch.stage = None;
+        #[cfg(feature = "kmod-ffi")]
+        if let Some(k) = &self.kmod {
+            let mut k = k.lock().unwrap_or_else(|e| e.into_inner());
+            return k.lookup_with(alias, |name| scratch.push(name)).map_err(
+                |e| match e {
+                    -22 => LookupError::InvalidAlias,
+                    -36 => LookupError::NameTooLong,
+                    e => LookupError::Errno(e),
+                },
+            );
+        }
         alias_normalize(alias, &mut scratch.key)
             .map_err(|_| LookupError::InvalidAlias)?;
         for stage in CHAIN {

@@ -372,3 +372,25 @@ fn golden_through_ffi() {
         }
     }
 }
+
+#[test]
+fn libkmod_backend_reproduces_golden() {
+    use coldplug::resolve::format_line;
+    let name = common::KERNELS[2];
+    let kdir = KernelDir::open(&common::kernel_dir(name)).unwrap();
+    let r = Resolver::with_libkmod(kdir).unwrap();
+    let golden = std::fs::read(
+        common::root()
+            .join("traces/golden")
+            .join(format!("{name}.lookup.tsv")),
+    )
+    .unwrap();
+    let mut s = Scratch::default();
+    for line in golden.split_inclusive(|&b| b == b'\n') {
+        let tab = line.iter().position(|&b| b == b'\t').unwrap();
+        let res = r.lookup(&line[..tab], &mut s);
+        let mut got = Vec::new();
+        format_line(&line[..tab], &res, &s, &mut got);
+        assert_eq!(got, line, "{}", String::from_utf8_lossy(line));
+    }
+}

@@ -133,7 +133,8 @@ pub struct EngineArgs {
     /// `measured_lookup=true` to charge our matcher's measured time.
     #[arg(long, value_name = "K=V,...")]
     pub cost: Option<String>,
-    /// Matching engine for the measurement: compiled or naive.
+    /// Matching engine for the measurement: compiled, naive, or libkmod
+    /// (built with the kmod-ffi feature).
     #[arg(long, default_value = "compiled", value_parser = parse_backend)]
     pub matcher: Backend,
     /// Stop at the first malformed record (exit 1).
@@ -153,8 +154,9 @@ pub(super) fn parse_backend(s: &str) -> Result<Backend, String> {
     match s {
         "compiled" => Ok(Backend::Compiled),
         "naive" => Ok(Backend::Naive),
-        "libkmod" => Err("the libkmod backend is used by `coldplug bench` (built with --features kmod-ffi); replay measures compiled or naive".into()),
-        _ => Err("expected compiled or naive".into()),
+        #[cfg(feature = "kmod-ffi")]
+        "libkmod" => Ok(Backend::Libkmod),
+        _ => Err("expected compiled, naive (or libkmod with kmod-ffi)".into()),
     }
 }
 
@@ -162,6 +164,10 @@ fn backend_name(b: Backend) -> &'static str {
     match b {
         Backend::Compiled => "compiled",
         Backend::Naive => "naive",
+        // The system's libkmod answers the lookups (no modprobe.d: it
+        // has its own context); plans still come from the policy engine.
+        #[cfg(feature = "kmod-ffi")]
+        Backend::Libkmod => "libkmod",
     }
 }
 

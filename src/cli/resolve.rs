@@ -33,7 +33,8 @@ pub struct Args {
     /// Modules directory (default: /lib/modules/$(uname -r)).
     #[arg(long, value_name = "DIR")]
     kernel: Option<PathBuf>,
-    /// Matching engine: compiled (default) or naive (reference scan).
+    /// Matching engine: compiled (default), naive (reference scan), or
+    /// libkmod (the system's, when built with the kmod-ffi feature).
     #[arg(long, default_value = "compiled", value_parser = parse_backend)]
     backend: Backend,
     /// modprobe.d file or directory (repeatable); replaces the defaults.
@@ -61,7 +62,9 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
     match s {
         "compiled" => Ok(Backend::Compiled),
         "naive" => Ok(Backend::Naive),
-        _ => Err("expected compiled or naive".into()),
+        #[cfg(feature = "kmod-ffi")]
+        "libkmod" => Ok(Backend::Libkmod),
+        _ => Err("expected compiled, naive (or libkmod with kmod-ffi)".into()),
     }
 }
 

@@ -21,7 +21,7 @@
 //! The matcher is immutable, `Send + Sync`, and allocates nothing per
 //! lookup once the caller's output vector has grown.
 
-use super::fnmatch::fnmatch;
+use super::fnmatch::fnmatch_nonul as fnmatch;
 use super::order::{self, Hit};
 use super::patterns::Patterns;
 use super::ModuleId;
@@ -33,17 +33,22 @@ const SMALL_GROUP: usize = 6;
 /// Anchors are found through their first 4 bytes.
 const HEAD: usize = 4;
 
-#[derive(Debug, Clone, Copy)]
-struct Node {
-    label: u32,
-    label_len: u32,
-    /// `first > last` when there are no children.
-    first: u8,
-    last: u8,
-    kids: u32,
-    group: u32,
-    exact: u32,
-    exact_len: u32,
+/// Trie nodes live back to back in one byte blob, each in one piece so
+/// a step down the trie touches one or two cache lines:
+///
+/// ```text
+///  0  u32 group        index into `groups`, or NONE
+///  4  u32 exact        start of the node's literal entries in `exact`
+///  8  u16 exact_len
+/// 10  u8  first, u8 last   child byte range (first > last: no children)
+/// 12  u16 label_len
+/// 14  label bytes, then u32 child offsets x (last - first + 1), NONE = absent
+/// ```
+const NODE_HEADER: usize = 14;
+
+#[inline]
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
 }
 
 #[derive(Debug, Clone)]
@@ -61,18 +66,30 @@ struct Group {
 struct Anchor {
     head: u32,
     entry: u32,
+    /// Bytes 4..12 of the anchor (little-endian, zero-padded), so most
+    /// candidates are refused without touching the pattern arena.
+    next: u64,
     /// Offset of the anchor in the pattern arena, and its length.
     at: u32,
     len: u32,
+}
+
+/// Bytes `b[from..from + 8]`, zero-padded past the end of `b` or `len`.
+#[inline]
+fn next8(b: &[u8], from: usize, len: usize) -> u64 {
+    let mut w = [0u8; 8];
+    let end = b.len().min(from + len.min(8));
+    if from < end {
+        w[..end - from].copy_from_slice(&b[from..end]);
+    }
+    u64::from_le_bytes(w)
 }
 
 /// A matcher compiled from one index; see the module docs.
 #[derive(Debug, Clone)]
 pub struct AliasMatcher {
     pats: Patterns,
-    nodes: Vec<Node>,
-    labels: Vec<u8>,
-    kids: Vec<u32>,
+    trie: Vec<u8>,
     exact: Vec<u32>,
     groups: Vec<Group>,
     members: Vec<u32>,
@@ -80,35 +97,33 @@ pub struct AliasMatcher {
     bloom: Vec<u64>,
 }
 
-/// The longest run of plain bytes in `tail` that every match must
-/// contain, as (start, len); stops at the first bracket whose extent is
-/// not certain (glibc's parse of odd brackets depends on the string).
-fn anchor(tail: &[u8]) -> (usize, usize) {
-    let mut best = (0, 0);
+/// The runs of plain bytes in `tail` that every match must contain, as
+/// (start, len); stops at the first bracket whose extent is not certain
+/// (glibc's parse of odd brackets depends on the string).
+fn runs(tail: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
     let mut run: Option<usize> = None;
     let mut k = 0;
-    let mut close = |run: &mut Option<usize>, k: usize| {
+    let close = |run: &mut Option<usize>, k: usize, out: &mut Vec<_>| {
         if let Some(s) = run.take() {
-            if k - s > best.1 {
-                best = (s, k - s);
-            }
+            out.push((s, k - s));
         }
     };
     while k < tail.len() {
         match tail[k] {
             b'*' | b'?' | b']' => {
-                close(&mut run, k);
+                close(&mut run, k, &mut out);
                 k += 1;
             }
             b'\\' => {
-                close(&mut run, k);
+                close(&mut run, k, &mut out);
                 k += 2;
             }
             b'[' => {
-                close(&mut run, k);
+                close(&mut run, k, &mut out);
                 match simple_bracket_end(tail, k) {
                     Some(end) => k = end,
-                    None => return best,
+                    None => return out,
                 }
             }
             _ => {
@@ -119,8 +134,8 @@ fn anchor(tail: &[u8]) -> (usize, usize) {
             }
         }
     }
-    close(&mut run, tail.len());
-    best
+    close(&mut run, tail.len(), &mut out);
+    out
 }
 
 /// End (index after `]`) of a bracket at `tail[open]` whose members
@@ -147,39 +162,48 @@ fn head_of(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
+const BLOOM_MUL: u32 = 0x9E37_79B1;
+
 #[inline]
 fn bloom_bit(head: u32, bits: u32) -> u32 {
-    head.wrapping_mul(0x9E37_79B1) >> (32 - bits)
+    head.wrapping_mul(BLOOM_MUL) >> (32 - bits)
 }
 
 /// Patricia trie under construction (depmod's insertion).
 #[derive(Default)]
 struct BNode {
-    label: Vec<u8>,
+    /// The label, as a range of the pattern arena.
+    label: (u32, u32),
     kids: Vec<(u8, usize)>,
     group: Vec<u32>,
     exact: Vec<u32>,
 }
 
-fn insert(nodes: &mut Vec<BNode>, s: &[u8]) -> usize {
+/// Insert `arena[at..at + len]` (depmod's way; labels stay ranges of the
+/// arena, so building allocates nothing per byte).
+fn insert(
+    nodes: &mut Vec<BNode>,
+    arena: &[u8],
+    at: usize,
+    len: usize,
+) -> usize {
+    let s = &arena[at..at + len];
     let mut n = 0;
     let mut i = 0;
     loop {
-        let common = nodes[n]
-            .label
-            .iter()
-            .zip(&s[i..])
-            .take_while(|(a, b)| a == b)
-            .count();
-        if common < nodes[n].label.len() {
+        let (ls, ll) = (nodes[n].label.0 as usize, nodes[n].label.1 as usize);
+        let label = &arena[ls..ls + ll];
+        let common =
+            label.iter().zip(&s[i..]).take_while(|(a, b)| a == b).count();
+        if common < ll {
+            let ch = label[common];
             let rest = BNode {
-                label: nodes[n].label[common + 1..].to_vec(),
+                label: ((ls + common + 1) as u32, (ll - common - 1) as u32),
                 kids: std::mem::take(&mut nodes[n].kids),
                 group: std::mem::take(&mut nodes[n].group),
                 exact: std::mem::take(&mut nodes[n].exact),
             };
-            let ch = nodes[n].label[common];
-            nodes[n].label.truncate(common);
+            nodes[n].label.1 = common as u32;
             nodes.push(rest);
             let id = nodes.len() - 1;
             nodes[n].kids.push((ch, id));
@@ -193,7 +217,7 @@ fn insert(nodes: &mut Vec<BNode>, s: &[u8]) -> usize {
             }
             None => {
                 nodes.push(BNode {
-                    label: s[i + 1..].to_vec(),
+                    label: ((at + i + 1) as u32, (len - i - 1) as u32),
                     ..BNode::default()
                 });
                 let id = nodes.len() - 1;
@@ -212,75 +236,84 @@ impl AliasMatcher {
 
     /// Compile an extracted pattern table.
     pub fn from_patterns(pats: Patterns) -> AliasMatcher {
-        let mut b = vec![BNode::default()];
+        let mut b = Vec::with_capacity(pats.entries.len());
+        b.push(BNode::default());
         for (id, e) in pats.entries.iter().enumerate() {
-            let key = pats.key(e);
+            let (at, len) = (e.key as usize, e.key_len as usize);
             if e.wild_len == 0 {
-                let n = insert(&mut b, key);
+                let n = insert(&mut b, &pats.keys, at, len);
                 b[n].exact.push(id as u32);
             } else {
-                let n = insert(&mut b, &key[..e.prefix as usize]);
+                let n = insert(&mut b, &pats.keys, at, e.prefix as usize);
                 b[n].group.push(id as u32);
             }
         }
         let mut m = AliasMatcher {
             pats,
-            nodes: Vec::with_capacity(b.len()),
-            labels: Vec::new(),
-            kids: Vec::new(),
+            trie: Vec::new(),
             exact: Vec::new(),
             groups: Vec::new(),
             members: Vec::new(),
             anchors: Vec::new(),
             bloom: Vec::new(),
         };
-        // Lay the trie out in pre-order; children are filled in when
-        // their own node is placed.
-        let mut order: Vec<(usize, Option<usize>)> = vec![(0, None)];
-        while let Some((bn, slot)) = order.pop() {
-            let id = m.nodes.len() as u32;
-            if let Some(s) = slot {
-                m.kids[s] = id;
-            }
-            let node = &mut b[bn];
-            node.kids.sort_unstable_by_key(|k| k.0);
-            let (first, last, kids) =
-                match (node.kids.first(), node.kids.last()) {
-                    (Some(f), Some(l)) => {
-                        let start = m.kids.len();
-                        m.kids
-                            .resize(start + usize::from(l.0 - f.0) + 1, NONE);
-                        for &(ch, c) in node.kids.iter().rev() {
-                            order.push((
-                                c,
-                                Some(start + usize::from(ch - f.0)),
-                            ));
-                        }
-                        (f.0, l.0, start as u32)
-                    }
-                    _ => (1, 0, 0),
-                };
-            let label = m.labels.len() as u32;
-            m.labels.extend_from_slice(&node.label);
-            let exact = m.exact.len() as u32;
-            m.exact.extend_from_slice(&node.exact);
-            let group = if node.group.is_empty() {
+        // Pre-order: a node, then its children in byte order, so the
+        // first child usually shares the parent's cache line.
+        for n in &mut b {
+            n.kids.sort_unstable_by_key(|k| k.0);
+        }
+        let mut order = Vec::with_capacity(b.len());
+        let mut stack = vec![0usize];
+        while let Some(n) = stack.pop() {
+            order.push(n);
+            stack.extend(b[n].kids.iter().rev().map(|k| k.1));
+        }
+        let mut offset = vec![0u32; b.len()];
+        let mut size = 0usize;
+        for &n in &order {
+            offset[n] = size as u32;
+            let nk = match (b[n].kids.first(), b[n].kids.last()) {
+                (Some(f), Some(l)) => usize::from(l.0 - f.0) + 1,
+                _ => 0,
+            };
+            size += NODE_HEADER + b[n].label.1 as usize + 4 * nk;
+        }
+        m.trie.reserve(size);
+        for &n in &order {
+            let group = if b[n].group.is_empty() {
                 NONE
             } else {
-                let members = std::mem::take(&mut node.group);
+                let members = std::mem::take(&mut b[n].group);
                 m.add_group(&members)
             };
-            let node = &b[bn];
-            m.nodes.push(Node {
-                label,
-                label_len: node.label.len() as u32,
-                first,
-                last,
-                kids,
-                group,
-                exact,
-                exact_len: node.exact.len() as u32,
-            });
+            let node = &b[n];
+            let (first, last) = match (node.kids.first(), node.kids.last()) {
+                (Some(f), Some(l)) => (f.0, l.0),
+                _ => (1, 0),
+            };
+            let t = &mut m.trie;
+            t.extend_from_slice(&group.to_le_bytes());
+            t.extend_from_slice(&(m.exact.len() as u32).to_le_bytes());
+            t.extend_from_slice(&(node.exact.len() as u16).to_le_bytes());
+            t.push(first);
+            t.push(last);
+            let (ls, ll) = (node.label.0 as usize, node.label.1 as usize);
+            t.extend_from_slice(&(ll as u16).to_le_bytes());
+            t.extend_from_slice(&m.pats.keys[ls..ls + ll]);
+            if first <= last {
+                let mut k = node.kids.iter().peekable();
+                for c in first..=last {
+                    let o = match k.peek() {
+                        Some(&&(kc, kn)) if kc == c => {
+                            k.next();
+                            offset[kn]
+                        }
+                        _ => NONE,
+                    };
+                    t.extend_from_slice(&o.to_le_bytes());
+                }
+            }
+            m.exact.extend_from_slice(&node.exact);
         }
         m
     }
@@ -296,24 +329,59 @@ impl AliasMatcher {
         if members.len() <= SMALL_GROUP {
             self.members.extend_from_slice(members);
         } else {
-            let mut anchored = Vec::new();
-            for &id in members {
-                let e = &self.pats.entries[id as usize];
-                let key = self.pats.key(e);
-                let p = e.prefix as usize;
-                let (s, len) = anchor(&key[p..]);
-                if len >= HEAD {
-                    let at = e.key + (p + s) as u32;
-                    let a = &key[p + s..p + s + len];
-                    anchored.push(Anchor {
-                        head: head_of(a),
-                        entry: id,
-                        at,
-                        len: len as u32,
-                    });
-                } else {
-                    self.members.push(id);
+            // Each entry is found through the 4 bytes of its literal runs
+            // that the fewest entries of the group share, so no head is
+            // crowded (`d000` would be in hundreds of pci patterns).
+            let tails: Vec<Vec<(usize, usize)>> = members
+                .iter()
+                .map(|&id| {
+                    let e = &self.pats.entries[id as usize];
+                    runs(&self.pats.key(e)[e.prefix as usize..])
+                })
+                .collect();
+            let mut count: super::fxhash::FxHashMap<u32, u32> =
+                Default::default();
+            let grams =
+                |id: u32, rs: &[(usize, usize)]| -> Vec<(u32, usize, usize)> {
+                    let e = &self.pats.entries[id as usize];
+                    let t = &self.pats.key(e)[e.prefix as usize..];
+                    let mut g: Vec<(u32, usize, usize)> = Vec::new();
+                    for &(s, l) in rs {
+                        for at in s..(s + l).saturating_sub(HEAD - 1) {
+                            g.push((head_of(&t[at..]), at, s + l - at));
+                        }
+                    }
+                    g
+                };
+            for (&id, rs) in members.iter().zip(&tails) {
+                let mut g: Vec<u32> =
+                    grams(id, rs).into_iter().map(|x| x.0).collect();
+                g.sort_unstable();
+                g.dedup();
+                for h in g {
+                    *count.entry(h).or_default() += 1;
                 }
+            }
+            let mut anchored = Vec::new();
+            for (&id, rs) in members.iter().zip(&tails) {
+                let best =
+                    grams(id, rs).into_iter().min_by_key(|&(h, _, left)| {
+                        (count[&h], std::cmp::Reverse(left))
+                    });
+                let Some((head, at, len)) = best else {
+                    self.members.push(id);
+                    continue;
+                };
+                let e = &self.pats.entries[id as usize];
+                let start = e.prefix as usize + at;
+                let a = &self.pats.key(e)[start..start + len];
+                anchored.push(Anchor {
+                    head,
+                    entry: id,
+                    next: next8(a, HEAD, len - HEAD),
+                    at: e.key + start as u32,
+                    len: len as u32,
+                });
             }
             anchored.sort_by_key(|a| (a.head, a.entry));
             let mut heads: Vec<u32> =
@@ -342,22 +410,26 @@ impl AliasMatcher {
     pub fn lookup(&self, key: &[u8], out: &mut Vec<Hit>) {
         out.clear();
         let general = memchr::memchr3(b'*', b'?', b'[', key).is_some();
-        let mut n = 0usize;
+        let t = &self.trie[..];
+        let mut o = 0usize;
         let mut i = 0usize;
-        loop {
-            let node = &self.nodes[n];
-            let l = node.label as usize;
-            let label = &self.labels[l..l + node.label_len as usize];
-            if key.get(i..i + label.len()) != Some(label) {
+        while let Some(h) = t.get(o..o + NODE_HEADER) {
+            let h: &[u8; NODE_HEADER] = h.try_into().unwrap();
+            let group = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+            let (first, last) = (h[10], h[11]);
+            let l = usize::from(u16::from_le_bytes([h[12], h[13]]));
+            let label = &t[o + NODE_HEADER..o + NODE_HEADER + l];
+            if key.get(i..i + l) != Some(label) {
                 break;
             }
-            i += label.len();
-            if node.group != NONE {
-                self.group_hits(node.group as usize, key, i, general, out);
+            i += l;
+            if group != NONE {
+                self.group_hits(group as usize, key, i, general, out);
             }
             if i == key.len() {
-                let x = node.exact as usize;
-                for &id in &self.exact[x..x + node.exact_len as usize] {
+                let x = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
+                let nx = usize::from(u16::from_le_bytes([h[8], h[9]]));
+                for &id in &self.exact[x..x + nx] {
                     let e = &self.pats.entries[id as usize];
                     out.push(Hit {
                         priority: e.priority,
@@ -368,15 +440,15 @@ impl AliasMatcher {
                 break;
             }
             let ch = key[i];
-            if ch < node.first || ch > node.last {
+            if ch < first || ch > last {
                 break;
             }
             let k =
-                self.kids[node.kids as usize + usize::from(ch - node.first)];
+                u32_at(t, o + NODE_HEADER + l + 4 * usize::from(ch - first));
             if k == NONE {
                 break;
             }
-            n = k as usize;
+            o = k as usize;
             i += 1;
         }
         order::finish(out);
@@ -432,18 +504,37 @@ impl AliasMatcher {
         let mut seen = [0u32; 16];
         let mut nseen = 0;
         let mut more: Vec<u32> = Vec::new();
-        for pos in p..=key.len() - HEAD {
-            let h = head_of(&key[pos..]);
-            let bit = bloom_bit(h, g.bloom_bits) as usize;
+        let shift = 32 - g.bloom_bits;
+        for (w, pos) in key[p..].windows(HEAD).zip(p..) {
+            let h = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+            let bit = (h.wrapping_mul(BLOOM_MUL) >> shift) as usize;
             if bloom[bit / 64] & (1 << (bit % 64)) == 0 {
                 continue;
             }
             let lo = anchors.partition_point(|a| a.head < h);
+            let rest = key.len() - pos;
+            let mut kn: Option<u64> = None;
             for a in anchors[lo..].iter().take_while(|a| a.head == h) {
-                let at = a.at as usize;
-                let anc = &self.pats.keys[at..at + a.len as usize];
-                if !key[pos..].starts_with(anc) {
+                let len = a.len as usize;
+                if len > rest {
                     continue;
+                }
+                let want =
+                    *kn.get_or_insert_with(|| next8(key, pos + HEAD, 8));
+                let mask = if len - HEAD >= 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (8 * (len - HEAD))) - 1
+                };
+                if want & mask != a.next {
+                    continue;
+                }
+                if len > HEAD + 8 {
+                    let at = a.at as usize;
+                    let anc = &self.pats.keys[at..at + len];
+                    if key[pos..pos + len] != *anc {
+                        continue;
+                    }
                 }
                 if seen[..nseen].contains(&a.entry) || more.contains(&a.entry)
                 {
@@ -477,9 +568,7 @@ impl AliasMatcher {
             + self.pats.entries.len() * size_of::<super::patterns::PEntry>()
             + self.pats.wild.len() * 8
             + self.pats.modules.iter().map(|m| m.len() + 16).sum::<usize>()
-            + self.nodes.len() * size_of::<Node>()
-            + self.labels.len()
-            + self.kids.len() * 4
+            + self.trie.len()
             + self.exact.len() * 4
             + self.groups.len() * size_of::<Group>()
             + self.members.len() * 4
@@ -493,19 +582,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn anchors() {
+    fn literal_runs() {
         let t = b"*d*sv*sd*bc0Csc03i30*";
-        let (s, l) = anchor(t);
-        assert_eq!(&t[s..s + l], b"bc0Csc03i30");
+        assert_eq!(runs(t), [(1, 1), (3, 2), (6, 2), (9, 11)]);
         let t = b"*[ab]xyz[]q]abcd*";
-        let (s, l) = anchor(t);
-        assert_eq!(&t[s..s + l], b"abcd");
+        assert_eq!(runs(t), [(5, 3), (12, 4)]);
         // An odd bracket stops the scan: only what came before counts.
         let t = b"*ab*[[:alpha:]abcdef]";
-        let (s, l) = anchor(t);
-        assert_eq!(&t[s..s + l], b"ab");
+        assert_eq!(runs(t), [(1, 2)]);
         let t = b"*\\xabc";
-        let (s, l) = anchor(t);
-        assert_eq!(&t[s..s + l], b"abc");
+        assert_eq!(runs(t), [(3, 3)]);
     }
 }

@@ -17,6 +17,8 @@
 
 /// glibc's `CHAR_CLASS_MAX_LENGTH` (a longer `[:name:]` never matches).
 const CHAR_CLASS_MAX_LENGTH: usize = 256;
+// glibc takes `[:name:]` bytes in a..z but excludes `z` itself (`c >= 'z'`),
+// hence the a..=y ranges below.
 
 #[inline]
 fn at(p: &[u8], i: usize) -> u8 {
@@ -89,7 +91,7 @@ fn bracket(p: &[u8], open: usize, f: u8) -> Bracket {
                     q += 2;
                     break;
                 }
-                if !(b'a'..b'z').contains(&c) {
+                if !(b'a'..=b'y').contains(&c) {
                     q = startp;
                     c = b'[';
                     normal = true;
@@ -248,7 +250,7 @@ fn bracket(p: &[u8], open: usize, f: u8) -> Bracket {
                 if at(p, q) == b':' && at(p, q + 1) == b']' {
                     break;
                 }
-                if !(b'a'..b'z').contains(&c) {
+                if !(b'a'..=b'y').contains(&c) {
                     q = startp - 2;
                     break;
                 }
@@ -292,6 +294,11 @@ pub fn fnmatch(pattern: &[u8], string: &[u8]) -> bool {
         Some(n) => &string[..n],
         None => string,
     };
+    fnmatch_nonul(pattern, s)
+}
+
+/// [`fnmatch`] for a string known to hold no NUL (normalized keys).
+pub(crate) fn fnmatch_nonul(pattern: &[u8], s: &[u8]) -> bool {
     let p = pattern;
     let (mut pi, mut si) = (0usize, 0usize);
     // (pattern index after the last `*`, string index it was tried at)
@@ -307,6 +314,17 @@ pub fn fnmatch(pattern: &[u8], string: &[u8]) -> bool {
             }
             b'*' => {
                 pi += 1;
+                // Like glibc, jump to the next place where the byte after
+                // the star can match (only plain bytes; same result).
+                let next = at(p, pi);
+                if si < s.len()
+                    && !matches!(next, 0 | b'*' | b'?' | b'[' | b'\\')
+                {
+                    match s[si..].iter().position(|&b| b == next) {
+                        Some(k) => si += k,
+                        None => return false,
+                    }
+                }
                 star = Some((pi, si));
                 continue;
             }
@@ -354,9 +372,17 @@ pub fn fnmatch(pattern: &[u8], string: &[u8]) -> bool {
         }
         match star {
             Some((sp, ss)) if ss < s.len() => {
-                star = Some((sp, ss + 1));
+                let mut ns = ss + 1;
+                let next = at(p, sp);
+                if !matches!(next, 0 | b'*' | b'?' | b'[' | b'\\') {
+                    match s[ns..].iter().position(|&b| b == next) {
+                        Some(k) => ns += k,
+                        None => return false,
+                    }
+                }
+                star = Some((sp, ns));
                 pi = sp;
-                si = ss + 1;
+                si = ns;
             }
             _ => return false,
         }

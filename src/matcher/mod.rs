@@ -24,6 +24,7 @@
 
 mod compiled;
 pub mod fnmatch;
+mod fxhash;
 mod naive;
 pub mod order;
 mod patterns;

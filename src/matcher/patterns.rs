@@ -22,7 +22,7 @@
 
 use crate::modindex::{Index, WildPos};
 
-use super::fnmatch::fnmatch;
+use super::fnmatch::fnmatch_nonul as fnmatch;
 use super::ModuleId;
 
 /// One (pattern, module) entry of an index.
@@ -52,8 +52,8 @@ impl Patterns {
     /// Extract the entries of `index` in post-order.
     pub fn from_index(index: &Index) -> Patterns {
         let e = index.entries();
-        let mut names: std::collections::HashMap<&[u8], u32> =
-            std::collections::HashMap::new();
+        let mut names: super::fxhash::FxHashMap<&[u8], u32> =
+            Default::default();
         let mut modules = Vec::new();
         let mut entries = Vec::with_capacity(e.list.len());
         for en in &e.list {

@@ -48,6 +48,13 @@ pub enum ErrorKind {
         /// The node's offset.
         offset: u32,
     },
+    /// The file describes more than a reader should build from it
+    /// (e.g. keys whose total length is out of all proportion to the
+    /// file's size).
+    TooLarge {
+        /// What is too large.
+        what: &'static str,
+    },
     /// A text line that is not what the file has at that place.
     BadLine {
         /// What was expected.
@@ -141,6 +148,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::SharedNode { offset } => {
                 write!(f, "node {offset:#x} is reachable twice")
             }
+            ErrorKind::TooLarge { what } => write!(f, "{what} too large"),
             ErrorKind::BadLine { expected } => {
                 write!(f, "expected {expected}")
             }

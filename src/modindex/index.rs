@@ -175,10 +175,15 @@ impl Index {
         let mut kids: Vec<u32> = Vec::new();
         let mut values = Vec::new();
         let mut root = None;
-        // (offset word, where it was read, slot in `kids` to fill)
-        let mut stack: Vec<(u32, usize, Option<usize>)> =
-            vec![(root_word, 8, None)];
-        while let Some((word, from, slot)) = stack.pop() {
+        // Every entry's key is materialized by `entries`; a crafted deep
+        // chain of nodes with values would make that quadratic, so the
+        // total key length is bounded by a generous multiple of the file.
+        let key_budget = (buf.len() as u64).saturating_mul(64).max(1 << 26);
+        let mut key_bytes = 0u64;
+        // (offset word, where it was read, slot in `kids` to fill, depth)
+        let mut stack: Vec<(u32, usize, Option<usize>, u64)> =
+            vec![(root_word, 8, None, 0)];
+        while let Some((word, from, slot, depth)) = stack.pop() {
             let off = (word & OFFSET_MASK) as usize;
             if off == 0 {
                 continue;
@@ -210,6 +215,7 @@ impl Index {
             } else {
                 (0, 0)
             };
+            let depth = depth + u64::from(prefix_len);
             let (first, last, kids_start) = if word & FLAG_CHILDS != 0 {
                 let first = read_u8(buf, at, "first child byte")?;
                 let last = read_u8(buf, at + 1, "last child byte")?;
@@ -228,7 +234,12 @@ impl Index {
                     let w = read_u32(buf, at + 4 * i, "child offset")?;
                     kids.push(NONE);
                     if w & OFFSET_MASK != 0 {
-                        stack.push((w, at + 4 * i, Some(start + i)));
+                        stack.push((
+                            w,
+                            at + 4 * i,
+                            Some(start + i),
+                            depth + 1,
+                        ));
                     }
                 }
                 at += 4 * n;
@@ -245,6 +256,13 @@ impl Index {
                     return Err(IndexError::at(
                         at - 4,
                         ErrorKind::Truncated { what: "values" },
+                    ));
+                }
+                key_bytes += depth * count as u64;
+                if key_bytes > key_budget {
+                    return Err(IndexError::at(
+                        off,
+                        ErrorKind::TooLarge { what: "total key length" },
                     ));
                 }
                 let start = values.len();
@@ -468,6 +486,8 @@ impl Index {
     pub fn entries(&self) -> Entries {
         let mut out = Entries::default();
         let Some(root) = self.root else { return out };
+        out.list.reserve(self.values.len());
+        out.keys.reserve(self.values.len() * 32);
         enum Frame {
             Enter { node: u32, edge: Option<u8> },
             Exit { node: u32, path: usize, wild: usize },

@@ -1,0 +1,194 @@
+//! Lookup cost on each bundled kernel's golden corpus (10,086 aliases:
+//! traces/golden/*.lookup.tsv), measured in one run for:
+//! - `compiled`: coldplug's resolver (normalize, chain, AliasMatcher);
+//! - `naive`: the same chain with the linear fnmatch scan;
+//! - `libkmod`: `kmod_module_new_from_lookup` after
+//!   `kmod_load_resources` (with `--features kmod-ffi`);
+//! - `matcher_only`: AliasMatcher::lookup on pre-normalized keys;
+//! - `build`: compiling modules.alias.bin into an AliasMatcher.
+//!
+//! One criterion iteration resolves the whole corpus; throughput is in
+//! lookups, so criterion's "time/elem" is the mean cost of a lookup.
+//! The bench also prints the median per-alias cost (each alias timed
+//! alone, 32 repetitions) for each engine.
+//!
+//! Run: `cargo bench --bench matcher [--features kmod-ffi]`.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use coldplug::matcher::AliasMatcher;
+use coldplug::modindex::{alias_normalize, KernelDir};
+use coldplug::resolve::{Backend, Resolver, Scratch};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+const KERNELS: [&str; 3] = [
+    "debian-6.1.0-50-amd64",
+    "debian-6.1.0-50-s390x",
+    "debian-6.12.107-s390x",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn corpus(name: &str) -> Vec<Vec<u8>> {
+    let g = std::fs::read(
+        root().join("traces/golden").join(format!("{name}.lookup.tsv")),
+    )
+    .unwrap();
+    g.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(|&b| b == b'\t').next().unwrap().to_vec())
+        .collect()
+}
+
+/// Median over aliases of the per-lookup cost of `f(alias)`.
+fn median_per_alias(
+    keys: &[Vec<u8>],
+    reps: u32,
+    mut f: impl FnMut(&[u8]),
+) -> f64 {
+    let mut t: Vec<f64> = keys
+        .iter()
+        .map(|k| {
+            f(k);
+            let s = Instant::now();
+            for _ in 0..reps {
+                f(black_box(k));
+            }
+            s.elapsed().as_nanos() as f64 / f64::from(reps)
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+#[cfg(feature = "kmod-ffi")]
+fn kmod(name: &str, tmp: &std::path::Path) -> coldplug::kmod_ffi::Kmod {
+    use coldplug::kmod_ffi;
+    let shadow = tmp.join(name);
+    kmod_ffi::shadow_dir(&root().join("traces/kernels").join(name), &shadow)
+        .unwrap();
+    let conf = tmp.join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    let mut k = kmod_ffi::Kmod::new(&shadow, &conf).unwrap();
+    k.set_log_priority(kmod_ffi::LOG_CRIT);
+    k.load_resources().unwrap();
+    k
+}
+
+fn bench(c: &mut Criterion) {
+    let tmp = tempfile::tempdir().unwrap();
+    let _ = tmp.path();
+    for name in KERNELS {
+        let dir = root().join("traces/kernels").join(name);
+        let keys = corpus(name);
+        let n = keys.len() as u64;
+        let compiled =
+            Resolver::new(KernelDir::open(&dir).unwrap(), Backend::Compiled);
+        let naive =
+            Resolver::new(KernelDir::open(&dir).unwrap(), Backend::Naive);
+        let kd = KernelDir::open(&dir).unwrap();
+        let index = kd.alias.as_ref().unwrap();
+        let matcher = AliasMatcher::build(index);
+        let normalized: Vec<Vec<u8>> = keys
+            .iter()
+            .filter_map(|k| {
+                let mut v = Vec::new();
+                alias_normalize(k, &mut v).ok().map(|()| v)
+            })
+            .collect();
+
+        let mut g = c.benchmark_group(format!("lookup/{name}"));
+        g.throughput(Throughput::Elements(n));
+        g.warm_up_time(Duration::from_millis(500));
+        g.measurement_time(Duration::from_secs(3));
+        let mut s = Scratch::default();
+        g.bench_function("compiled", |b| {
+            b.iter(|| {
+                for k in &keys {
+                    let _ = black_box(compiled.lookup(k, &mut s));
+                }
+            })
+        });
+        #[cfg(feature = "kmod-ffi")]
+        let mut km = kmod(name, tmp.path());
+        #[cfg(feature = "kmod-ffi")]
+        g.bench_function("libkmod", |b| {
+            b.iter(|| {
+                for k in &keys {
+                    let _ = black_box(km.lookup_with(k, |m| {
+                        black_box(m);
+                    }));
+                }
+            })
+        });
+        g.sample_size(10);
+        g.measurement_time(Duration::from_secs(8));
+        g.bench_function("naive", |b| {
+            b.iter(|| {
+                for k in &keys {
+                    let _ = black_box(naive.lookup(k, &mut s));
+                }
+            })
+        });
+        g.finish();
+
+        let mut g = c.benchmark_group(format!("matcher_only/{name}"));
+        g.throughput(Throughput::Elements(normalized.len() as u64));
+        g.measurement_time(Duration::from_secs(2));
+        let mut hits = Vec::new();
+        g.bench_function("compiled", |b| {
+            b.iter(|| {
+                for k in &normalized {
+                    matcher.lookup(k, &mut hits);
+                    black_box(&hits);
+                }
+            })
+        });
+        g.finish();
+
+        let mut g = c.benchmark_group(format!("build/{name}"));
+        g.measurement_time(Duration::from_secs(3));
+        g.bench_function("alias_matcher", |b| {
+            b.iter(|| AliasMatcher::build(black_box(index)))
+        });
+        g.bench_function("open_and_build", |b| {
+            b.iter(|| {
+                Resolver::new(
+                    KernelDir::open(&dir).unwrap(),
+                    Backend::Compiled,
+                )
+            })
+        });
+        g.finish();
+
+        // Median per alias: each alias timed alone.
+        let mc = median_per_alias(&keys, 32, |k| {
+            let _ = black_box(compiled.lookup(k, &mut s));
+        });
+        let step = 10;
+        let sub: Vec<Vec<u8>> = keys.iter().step_by(step).cloned().collect();
+        let mn = median_per_alias(&sub, 2, |k| {
+            let _ = black_box(naive.lookup(k, &mut s));
+        });
+        #[cfg(feature = "kmod-ffi")]
+        let mk = median_per_alias(&keys, 8, |k| {
+            let _ = black_box(km.lookup_with(k, |m| {
+                black_box(m);
+            }));
+        });
+        #[cfg(not(feature = "kmod-ffi"))]
+        let mk = f64::NAN;
+        eprintln!(
+            "MEDIAN-PER-ALIAS {name}: compiled {mc:.0} ns, naive {mn:.0} ns (every {step}th alias), libkmod {mk:.0} ns, libkmod/compiled {:.1}x, {} KiB",
+            mk / mc,
+            matcher.memory_usage() / 1024
+        );
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
