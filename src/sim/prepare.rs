@@ -105,33 +105,45 @@ fn find_value<'a>(
     None
 }
 
-/// Read every event of `buf`. With `strict`, the first malformed record
-/// is returned as an error; otherwise it is counted and skipped.
-pub fn prepare<'a>(
+/// What the parsing stage hands the interning stage per event: views
+/// into the trace and small numbers, no allocation.
+#[derive(Clone, Copy)]
+struct Raw<'a> {
+    devpath: &'a [u8],
+    old: Option<&'a [u8]>,
+    devnum: Option<u64>,
+    subsystem: &'a [u8],
+    lookup: Option<&'a [u8]>,
+    seqnum: u64,
+    arrival_ns: u64,
+    exists: bool,
+    bound: bool,
+}
+
+/// Events per batch between the two stages.
+const BATCH: usize = 4096;
+
+/// Stage 1: parse, find the few keys the queue needs, evaluate rules.
+/// Sends batches; returns the malformed count and first errors, or the
+/// first error with `strict`.
+fn parse_stage<'a>(
     buf: &'a [u8],
     format: Format,
     strict: bool,
     rules: Option<&Rules>,
-) -> Result<Prepared<'a>, ParseError> {
-    // Our trace format: about 170 bytes a record; avoid regrowing.
-    let estimate = buf.len() / 200;
-    let mut tree = PathTree::with_capacity(estimate);
-    let mut events = Vec::with_capacity(estimate);
-    let mut malformed = 0u64;
-    let mut malformed_records = Vec::new();
-    let mut aliases: FxHashMap<&'a [u8], u32> = FxHashMap::default();
-    let mut modaliases = Vec::new();
-    let mut subsystem_ids: FxHashMap<&'a [u8], u16> = FxHashMap::default();
-    let mut subsystems = Vec::new();
-    let mut rule_loads = Vec::new();
+    tx: crossbeam::channel::Sender<Vec<Raw<'a>>>,
+    rule_loads: &mut Vec<(u32, String)>,
+) -> Result<(u64, Vec<Malformed>), ParseError> {
     let (f_old, f_major, f_minor, f_synth) = (
         memchr::memmem::Finder::new(b"DEVPATH_OLD="),
         memchr::memmem::Finder::new(b"MAJOR="),
         memchr::memmem::Finder::new(b"MINOR="),
         memchr::memmem::Finder::new(b"SYNTH_UUID="),
     );
-    // Consecutive events often share a devpath (add, then bind).
-    let mut last: (&[u8], u32) = (b"", u32::MAX);
+    let mut malformed = 0u64;
+    let mut malformed_records = Vec::new();
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut n = 0u32;
     for item in Events::new(buf, format) {
         let ev = match item {
             Ok(ev) => ev,
@@ -158,58 +170,127 @@ pub fn prepare<'a>(
         let minor = major
             .and_then(|_| find_value(env, &f_minor, &ev))
             .and_then(parse_u64);
-        let synth = find_value(env, &f_synth, &ev).is_some();
-        let node = if last.1 != u32::MAX && last.0 == ev.devpath() {
-            last.1
-        } else {
-            let n = tree.intern(ev.devpath());
-            last = (ev.devpath(), n);
-            n
-        };
-        let mut place = Place::at(node);
-        if let Some(old) = old {
-            place = place.also(tree.intern(old));
-        }
-        if let (Some(major), Some(minor)) = (major, minor) {
-            if major != 0 {
+        let devnum = match (major, minor) {
+            (Some(major), Some(minor)) if major != 0 => {
                 let block = u64::from(ev.subsystem() == Some(b"block")) << 63;
-                let key = block
-                    | (major & 0x7fff_ffff) << 32
-                    | (minor & 0xffff_ffff);
-                place = place.also(tree.detached(key));
+                Some(
+                    block
+                        | (major & 0x7fff_ffff) << 32
+                        | (minor & 0xffff_ffff),
+                )
             }
-        }
-        let sub = ev.subsystem().unwrap_or(b"");
-        let next = subsystem_ids.len() as u16;
-        let subsystem = *subsystem_ids.entry(sub).or_insert_with(|| {
-            subsystems.push(sub);
-            next
-        });
-        let lookup_id = match (ev.action(), lookup_key(&ev)) {
-            (Action::Add, Some(key)) if !key.is_empty() => {
-                let next = aliases.len() as u32;
-                *aliases.entry(key).or_insert_with(|| {
-                    modaliases.push(key);
-                    next
-                })
-            }
-            _ => NO_LOOKUP,
+            _ => None,
+        };
+        let lookup = match (ev.action(), lookup_key(&ev)) {
+            (Action::Add, Some(key)) if !key.is_empty() => Some(key),
+            _ => None,
         };
         if let Some(r) = rules {
             for name in r.loads(&ev) {
-                rule_loads.push((events.len() as u32, name.to_string()));
+                rule_loads.push((n, name.to_string()));
             }
         }
-        events.push(EventMeta {
+        batch.push(Raw {
+            devpath: ev.devpath(),
+            old,
+            devnum,
+            subsystem: ev.subsystem().unwrap_or(b""),
+            lookup,
             seqnum: ev.seqnum().unwrap_or(0),
             arrival_ns: ev.timestamp_ns().unwrap_or(0),
-            place,
-            lookup_id,
-            subsystem,
-            exists: synth,
+            exists: find_value(env, &f_synth, &ev).is_some(),
             bound: ev.driver().is_some(),
         });
+        n += 1;
+        if batch.len() == BATCH {
+            let full =
+                std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if tx.send(full).is_err() {
+                break;
+            }
+        }
     }
+    if !batch.is_empty() {
+        let _ = tx.send(batch);
+    }
+    Ok((malformed, malformed_records))
+}
+
+/// Read every event of `buf`. With `strict`, the first malformed record
+/// is returned as an error; otherwise it is counted and skipped.
+///
+/// Two stages run on two threads: parsing (and rules) on one, interning
+/// devpaths, subsystems and modaliases on the other. The result does
+/// not depend on the split.
+pub fn prepare<'a>(
+    buf: &'a [u8],
+    format: Format,
+    strict: bool,
+    rules: Option<&Rules>,
+) -> Result<Prepared<'a>, ParseError> {
+    // Our trace format: about 170 bytes a record; avoid regrowing.
+    let estimate = buf.len() / 200;
+    let mut tree = PathTree::with_capacity(estimate);
+    let mut events = Vec::with_capacity(estimate);
+    let mut aliases: FxHashMap<&'a [u8], u32> = FxHashMap::default();
+    let mut modaliases = Vec::new();
+    let mut subsystem_ids: FxHashMap<&'a [u8], u16> = FxHashMap::default();
+    let mut subsystems = Vec::new();
+    let mut rule_loads = Vec::new();
+    let (tx, rx) = crossbeam::channel::bounded::<Vec<Raw<'a>>>(8);
+    let parsed = std::thread::scope(|scope| {
+        let rule_loads = &mut rule_loads;
+        let parser = scope.spawn(move || {
+            parse_stage(buf, format, strict, rules, tx, rule_loads)
+        });
+        // Consecutive events often share a devpath (add, then bind).
+        let mut last: (&[u8], u32) = (b"", u32::MAX);
+        for batch in rx {
+            for r in batch {
+                let node = if last.1 != u32::MAX && last.0 == r.devpath {
+                    last.1
+                } else {
+                    let n = tree.intern(r.devpath);
+                    last = (r.devpath, n);
+                    n
+                };
+                let mut place = Place::at(node);
+                if let Some(old) = r.old {
+                    place = place.also(tree.intern(old));
+                }
+                if let Some(key) = r.devnum {
+                    place = place.also(tree.detached(key));
+                }
+                let next = subsystem_ids.len() as u16;
+                let subsystem =
+                    *subsystem_ids.entry(r.subsystem).or_insert_with(|| {
+                        subsystems.push(r.subsystem);
+                        next
+                    });
+                let lookup_id = match r.lookup {
+                    Some(key) => {
+                        let next = aliases.len() as u32;
+                        *aliases.entry(key).or_insert_with(|| {
+                            modaliases.push(key);
+                            next
+                        })
+                    }
+                    None => NO_LOOKUP,
+                };
+                events.push(EventMeta {
+                    seqnum: r.seqnum,
+                    arrival_ns: r.arrival_ns,
+                    place,
+                    lookup_id,
+                    subsystem,
+                    exists: r.exists,
+                    bound: r.bound,
+                });
+            }
+        }
+        parser.join().expect("parser thread panicked")
+    });
+    let (malformed, malformed_records) = parsed?;
     // udevd's queue is in SEQNUM order; keep trace order for events
     // without one (stable sort).
     if events.windows(2).any(|w| w[1].seqnum != 0 && w[1].seqnum < w[0].seqnum)
