@@ -77,6 +77,7 @@ impl PolicyArgs {
         dir: &Path,
         backend: Backend,
     ) -> anyhow::Result<PolicyKernel> {
+        // The command line is merged after the files, as libkmod does.
         let mut config = if self.system_config {
             Policy::load(Some(dir), &[], None).config
         } else {

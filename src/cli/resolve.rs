@@ -22,8 +22,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use coldplug::modindex;
 use coldplug::policy::kernel::{PolicyKernel, ShowError};
-use coldplug::policy::overlay::Overlay;
-use coldplug::policy::{Cmdline, Config, Policy};
 use coldplug::resolve::{format_line, Backend, Scratch};
 
 use super::exit::Outcome;
@@ -74,28 +72,14 @@ pub fn run(args: Args) -> Outcome {
         None => modindex::default_dir()
             .context("cannot find the running kernel's release")?,
     };
-    let config = if args.system_config {
-        Policy::load(Some(&dir), &[], args.cmdline.as_deref()).config
-    } else {
-        let mut c = Config::load(Some(&dir), &args.config);
-        if let Some(line) = &args.cmdline {
-            c.merge_cmdline(&Cmdline::parse(line));
-        }
-        c
+    let policy = super::replay::PolicyArgs {
+        config: args.config.clone(),
+        system_config: args.system_config,
+        cmdline: args.cmdline.clone(),
+        overlay: args.overlay.clone(),
+        ..Default::default()
     };
-    for w in &config.warnings {
-        eprintln!("coldplug: modprobe.d: {w}");
-    }
-    let overlays = args
-        .overlay
-        .iter()
-        .map(|p| Overlay::load(p))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::from)?;
-    let k = PolicyKernel::open(&dir, args.backend, config, &overlays)
-        .with_context(|| {
-            format!("cannot load modules directory {}", dir.display())
-        })?;
+    let k = policy.kernel(&dir, args.backend)?;
     if args.show_depends {
         return show_depends(&k, &args.aliases);
     }
