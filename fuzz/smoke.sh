@@ -17,7 +17,12 @@ SECONDS_PER_TARGET="${FUZZ_SECONDS:-30}"
 ALL="kernel libudev monitor sysfs trace_file roundtrip differential"
 TARGETS="${*:-$ALL}"
 
-cargo fuzz build -s none $TARGETS
+# `cargo fuzz build` takes one target at most: build all, or each named.
+if [ $# -eq 0 ]; then
+    cargo fuzz build -s none
+else
+    for t in $TARGETS; do cargo fuzz build -s none "$t"; done
+fi
 
 status=0
 for t in $TARGETS; do
