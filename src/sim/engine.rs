@@ -158,6 +158,8 @@ pub struct Span {
     pub start_ns: u64,
     /// End.
     pub end_ns: u64,
+    /// The event inserted modules (or ran install commands).
+    pub loaded: bool,
 }
 
 /// One module insertion (or install command) in the timeline.
@@ -217,13 +219,27 @@ enum State {
     Claimed(u64),
 }
 
-/// Run the simulation.
+/// Run the simulation, keeping every span in [`Outcome::spans`].
 pub fn run(sc: &Scenario<'_, '_>) -> Outcome {
-    Engine::new(sc).run()
+    let mut spans = Vec::with_capacity(sc.events.len());
+    let mut out = Engine::new(sc, &mut |s: &Span| spans.push(*s)).run();
+    out.spans = spans;
+    out
+}
+
+/// Run the simulation, handing each span to `sink` as it starts
+/// instead of keeping them ([`Outcome::spans`] stays empty): a million
+/// events need no span table.
+pub fn run_with(
+    sc: &Scenario<'_, '_>,
+    sink: &mut dyn FnMut(&Span),
+) -> Outcome {
+    Engine::new(sc, sink).run()
 }
 
 struct Engine<'s, 't, 'a> {
     sc: &'s Scenario<'t, 'a>,
+    sink: &'s mut dyn FnMut(&Span),
     deps: Dependencies<'t, 'a>,
     /// Per queued event: its origin and queue position.
     origin: Vec<Origin>,
@@ -244,7 +260,7 @@ struct Engine<'s, 't, 'a> {
 }
 
 impl<'s, 't, 'a> Engine<'s, 't, 'a> {
-    fn new(sc: &'s Scenario<'t, 'a>) -> Self {
+    fn new(sc: &'s Scenario<'t, 'a>, sink: &'s mut dyn FnMut(&Span)) -> Self {
         let mut devices_of = vec![Vec::new(); sc.modules.len()];
         for (i, ev) in sc.events.iter().enumerate() {
             if let (Some(l), false) = (ev.lookup, ev.bound) {
@@ -257,13 +273,16 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
                 }
             }
         }
+        // Loads add kernel events: leave room so the tables grow once.
+        let cap = sc.events.len() + sc.events.len() / 2;
         Engine {
             sc,
+            sink,
             deps: Dependencies::new(sc.tree, sc.events.len()),
-            origin: Vec::with_capacity(sc.events.len()),
+            origin: Vec::with_capacity(cap),
             heap: BinaryHeap::new(),
             ready: BinaryHeap::new(),
-            qpos: Vec::with_capacity(sc.events.len()),
+            qpos: Vec::with_capacity(cap),
             next_qpos: 0,
             idle: BinaryHeap::new(),
             spawned: 0,
@@ -399,12 +418,14 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
                 None => break,
             };
             self.ready.pop();
+            let loads_before = self.out.loads.len();
             let end = self.execute(ev, now + overhead);
-            self.out.spans.push(Span {
+            (self.sink)(&Span {
                 origin: self.origin[ev],
                 worker,
                 start_ns: now,
                 end_ns: end,
+                loaded: self.out.loads.len() > loads_before,
             });
             self.running[worker as usize] = Some((ev, end));
             self.heap.push(Reverse((end, 1, u64::from(worker))));

@@ -190,7 +190,52 @@ where
         cost: settings.cost,
         workers: settings.workers,
     };
-    let outcome = engine::run(&sc);
+    // Per-subsystem figures by index; synthetic events get two more.
+    let nsub = p.subsystems.len();
+    let (module_sub, drivers_sub) = (nsub, nsub + 1);
+    let mut subs = vec![SubsystemStats::default(); nsub + 2];
+    // Timeline bars, merged per worker below about 1/4000 of the run
+    // (estimated before it: the last arrival, or the work spread over
+    // the workers).
+    let work = sc.events.len() as u64 * settings.cost.event_ns
+        / settings.workers.max(1) as u64;
+    let last_arrival = sc.events.last().map_or(0, |e| e.arrival_ns);
+    let merge_ns = last_arrival.max(work) / 4000;
+    let mut timeline: Vec<Bar> = Vec::new();
+    let mut last_bar: Vec<Option<usize>> = vec![None; settings.workers.max(1)];
+    let outcome = engine::run_with(&sc, &mut |span: &engine::Span| {
+        let sub = match span.origin {
+            Origin::Trace(i) | Origin::Bind(_, i) => {
+                p.events[i as usize].subsystem as usize
+            }
+            Origin::ModuleAdd(_) => module_sub,
+            Origin::DriverAdd(_) => drivers_sub,
+        };
+        if !matches!(span.origin, Origin::Trace(_)) {
+            subs[sub].events += 1;
+        }
+        subs[sub].worker_ms += (span.end_ns - span.start_ns) as f64 / 1e6;
+        let w = span.worker as usize;
+        if let Some(b) = last_bar[w] {
+            let bar = &mut timeline[b];
+            if bar.subsystem == sub as u16
+                && !span.loaded
+                && !bar.loads
+                && span.start_ns <= (bar.end_us * 1e3) as u64 + merge_ns
+            {
+                bar.end_us = span.end_ns as f64 / 1e3;
+                return;
+            }
+        }
+        last_bar[w] = Some(timeline.len());
+        timeline.push(Bar {
+            worker: span.worker,
+            start_us: span.start_ns as f64 / 1e3,
+            end_us: span.end_ns as f64 / 1e3,
+            subsystem: sub as u16,
+            loads: span.loaded,
+        });
+    });
     let simulate_ms = t_sim.elapsed().as_secs_f64() * 1e3;
 
     // 4. The report.
@@ -211,10 +256,6 @@ where
         cost_model: Some(settings.cost),
         ..ReplayReport::default()
     };
-    // Per-subsystem figures by index; synthetic events get two more.
-    let nsub = p.subsystems.len();
-    let (module_sub, drivers_sub) = (nsub, nsub + 1);
-    let mut subs = vec![SubsystemStats::default(); nsub + 2];
     for (i, e) in p.events.iter().enumerate() {
         let s = &mut subs[e.subsystem as usize];
         s.events += 1;
@@ -255,45 +296,7 @@ where
             via_install: l.via_install,
         });
     }
-    let loaders: std::collections::HashSet<Origin> =
-        outcome.loads.iter().map(|l| l.by).collect();
-    // Timeline bars, merged per worker below 1/4000 of the run.
-    let merge_ns = outcome.makespan_ns / 4000;
-    let mut last_bar: Vec<Option<usize>> = vec![None; settings.workers.max(1)];
-    for span in &outcome.spans {
-        let sub = match span.origin {
-            Origin::Trace(i) | Origin::Bind(_, i) => {
-                p.events[i as usize].subsystem as usize
-            }
-            Origin::ModuleAdd(_) => module_sub,
-            Origin::DriverAdd(_) => drivers_sub,
-        };
-        if !matches!(span.origin, Origin::Trace(_)) {
-            subs[sub].events += 1;
-        }
-        subs[sub].worker_ms += (span.end_ns - span.start_ns) as f64 / 1e6;
-        let loads = loaders.contains(&span.origin);
-        let w = span.worker as usize;
-        if let Some(b) = last_bar[w] {
-            let bar = &mut r.timeline[b];
-            if bar.subsystem == sub as u16
-                && !loads
-                && !bar.loads
-                && span.start_ns <= (bar.end_us * 1e3) as u64 + merge_ns
-            {
-                bar.end_us = span.end_ns as f64 / 1e3;
-                continue;
-            }
-        }
-        last_bar[w] = Some(r.timeline.len());
-        r.timeline.push(Bar {
-            worker: span.worker,
-            start_us: span.start_ns as f64 / 1e3,
-            end_us: span.end_ns as f64 / 1e3,
-            subsystem: sub as u16,
-            loads,
-        });
-    }
+    r.timeline = timeline;
     r.timeline_subsystems = p
         .subsystems
         .iter()
