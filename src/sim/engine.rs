@@ -37,7 +37,10 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use rustc_hash::FxHashMap;
+
 use super::cost::CostModel;
+use super::prepare::EventMeta;
 use super::queue::{Dependencies, NodeId, PathTree, Place};
 
 /// Index of a module in [`Scenario::modules`].
@@ -91,37 +94,18 @@ pub struct Module {
     pub driver_node: Option<NodeId>,
 }
 
-/// One event of the trace, prepared for the simulation.
-#[derive(Debug, Clone)]
-pub struct SimEvent {
-    /// Arrival time, ns from the start of the trace.
-    pub arrival_ns: u64,
-    /// Queue nodes it occupies.
-    pub place: Place,
-    /// Index of the lookup result, for `add` events with a MODALIAS.
-    pub lookup: Option<u32>,
-    /// Measured CPU time of that lookup.
-    pub lookup_ns: u64,
-    /// Modules that rules load on this event (a range of
-    /// [`Scenario::rule_loads`]).
-    pub rule_loads: (u32, u32),
-    /// Interned subsystem, for per-subsystem figures.
-    pub subsystem: u16,
-    /// The device already exists in the kernel when the trace starts
-    /// (a coldplug re-announcement: `SYNTH_UUID` is set), so it binds
-    /// as soon as its driver registers, whenever its event arrives.
-    pub exists: bool,
-    /// The device already has a driver: a newly loaded module does not
-    /// bind it (vfio_ccw and the subchannels io_subchannel owns).
-    pub bound: bool,
-}
-
 /// Everything one simulation run needs.
 pub struct Scenario<'t, 'a> {
     /// Devpath tree, with the nodes of module and driver paths.
     pub tree: &'t PathTree<'a>,
-    /// Trace events in queue (SEQNUM) order, arrivals non-decreasing.
-    pub events: Vec<SimEvent>,
+    /// Trace events in queue (SEQNUM) order, arrivals non-decreasing
+    /// (borrowed from the prepared trace: no copy per event).
+    pub events: &'t [EventMeta],
+    /// Measured CPU time of each event's lookup (0 where none).
+    pub lookup_ns: Vec<u64>,
+    /// Events with rule-driven loads: event index to a range of
+    /// [`Scenario::rule_loads`].
+    pub rule_ranges: FxHashMap<u32, (u32, u32)>,
     /// Lookup results: module lists in libkmod's order.
     pub lookups: Vec<Vec<ModId>>,
     /// Module table.
@@ -241,14 +225,14 @@ struct Engine<'s, 't, 'a> {
     sc: &'s Scenario<'t, 'a>,
     sink: &'s mut dyn FnMut(&Span),
     deps: Dependencies<'t, 'a>,
-    /// Per queued event: its origin and queue position.
+    /// Per queued event (numbered in queue order): its origin.
     origin: Vec<Origin>,
     /// DES events: (time, kind, id); kind 0 = synthetic arrival, 1 =
     /// finish. Finishes after arrivals at the same time.
     heap: BinaryHeap<Reverse<(u64, u8, u64)>>,
-    ready: BinaryHeap<Reverse<(u64, usize)>>,
-    qpos: Vec<u64>,
-    next_qpos: u64,
+    /// Runnable events by queue position: events are numbered in the
+    /// order they are queued, so the index is the position.
+    ready: BinaryHeap<Reverse<usize>>,
     idle: BinaryHeap<Reverse<u32>>,
     spawned: u32,
     state: Vec<State>,
@@ -263,7 +247,7 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
     fn new(sc: &'s Scenario<'t, 'a>, sink: &'s mut dyn FnMut(&Span)) -> Self {
         let mut devices_of = vec![Vec::new(); sc.modules.len()];
         for (i, ev) in sc.events.iter().enumerate() {
-            if let (Some(l), false) = (ev.lookup, ev.bound) {
+            if let (Some(l), false) = (ev.lookup(), ev.bound) {
                 let list = &sc.lookups[l as usize];
                 for (k, &m) in list.iter().enumerate() {
                     // A module listed twice binds the device once.
@@ -282,8 +266,6 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
             origin: Vec::with_capacity(cap),
             heap: BinaryHeap::new(),
             ready: BinaryHeap::new(),
-            qpos: Vec::with_capacity(cap),
-            next_qpos: 0,
             idle: BinaryHeap::new(),
             spawned: 0,
             state: vec![State::Absent; sc.modules.len()],
@@ -325,7 +307,7 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
                 r.clear();
                 self.deps.finish(ev, &mut r);
                 for e in r.drain(..) {
-                    self.ready.push(Reverse((self.qpos[e], e)));
+                    self.ready.push(Reverse(e));
                 }
                 self.scratch = r;
             }
@@ -337,7 +319,7 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
                 // A device created after its driver registered binds
                 // right after its add.
                 if let (false, false, Some(l)) =
-                    (ev.exists, ev.bound, ev.lookup)
+                    (ev.exists, ev.bound, ev.lookup())
                 {
                     let list = &self.sc.lookups[l as usize];
                     for (k, &m) in list.iter().enumerate() {
@@ -376,10 +358,8 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
         let ev = self.origin.len();
         let _ = now;
         self.origin.push(origin);
-        self.qpos.push(self.next_qpos);
-        self.next_qpos += 1;
         if self.deps.enqueue(ev, place) {
-            self.ready.push(Reverse((self.qpos[ev], ev)));
+            self.ready.push(Reverse(ev));
         }
     }
 
@@ -407,7 +387,7 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
     }
 
     fn dispatch(&mut self, now: u64) {
-        while let Some(&Reverse((_, ev))) = self.ready.peek() {
+        while let Some(&Reverse(ev)) = self.ready.peek() {
             let (worker, overhead) = match self.idle.pop() {
                 Some(Reverse(w)) => (w, self.sc.cost.handoff_ns),
                 None if (self.spawned as usize) < self.running.len() => {
@@ -438,10 +418,10 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
         t += sc.cost.event_ns;
         let Origin::Trace(i) = self.origin[ev] else { return t };
         let e = &sc.events[i as usize];
-        if let Some(l) = e.lookup {
+        if let Some(l) = e.lookup() {
             self.out.counters.lookups += 1;
             t += if sc.cost.measured_lookup {
-                e.lookup_ns
+                sc.lookup_ns[i as usize]
             } else {
                 sc.cost.lookup_ns
             };
@@ -449,7 +429,7 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
                 t = self.load_and_warn(m, t, Origin::Trace(i));
             }
         }
-        let (a, b) = e.rule_loads;
+        let (a, b) = sc.rule_ranges.get(&i).copied().unwrap_or((0, 0));
         for k in a..b {
             t = self.load_and_warn(
                 sc.rule_loads[k as usize],
@@ -531,7 +511,7 @@ mod tests {
 
     fn scenario<'t>(
         tree: &'t PathTree<'static>,
-        events: Vec<SimEvent>,
+        events: &'t [EventMeta],
         workers: usize,
     ) -> Scenario<'t, 'static> {
         let m =
@@ -553,6 +533,8 @@ mod tests {
         Scenario {
             tree,
             events,
+            lookup_ns: vec![0; events.len()],
+            rule_ranges: FxHashMap::default(),
             lookups: vec![vec![1, 1], vec![2]],
             modules: vec![
                 m("zcrypt", 179_609, vec![], vec![0]),
@@ -570,13 +552,12 @@ mod tests {
         path: &'static str,
         t: u64,
         lookup: Option<u32>,
-    ) -> SimEvent {
-        SimEvent {
+    ) -> EventMeta {
+        EventMeta {
+            seqnum: 0,
             arrival_ns: t,
             place: Place::at(tree.intern(path.as_bytes())),
-            lookup,
-            lookup_ns: 0,
-            rule_loads: (0, 0),
+            lookup_id: lookup.unwrap_or(super::super::prepare::NO_LOOKUP),
             subsystem: 0,
             exists: false,
             bound: false,
@@ -592,7 +573,7 @@ mod tests {
             ev(&mut tree, "/devices/ap/card08", 0, Some(0)),
             ev(&mut tree, "/devices/css0/0.0.0000/0.0.0100", 0, Some(1)),
         ];
-        let sc = scenario(&tree, events, 4);
+        let sc = scenario(&tree, &events, 4);
         let a = run(&sc);
         let names: Vec<_> = a.loads.iter().map(|l| l.module).collect();
         assert_eq!(names, [0, 1, 2]);
@@ -623,7 +604,7 @@ mod tests {
         let mut tree = PathTree::new();
         let events =
             vec![ev(&mut tree, "/a", 0, None), ev(&mut tree, "/b", 0, None)];
-        let sc = scenario(&tree, events, 1);
+        let sc = scenario(&tree, &events, 1);
         let o = run(&sc);
         assert_eq!(o.spans[1].start_ns, o.spans[0].end_ns);
         let c = CostModel::default();

@@ -110,6 +110,8 @@ fn find_value<'a>(
 #[derive(Clone, Copy)]
 struct Raw<'a> {
     devpath: &'a [u8],
+    /// FxHash of the devpath, computed by the parsing thread.
+    hash: u64,
     old: Option<&'a [u8]>,
     devnum: Option<u64>,
     subsystem: &'a [u8],
@@ -192,6 +194,7 @@ fn parse_stage<'a>(
         }
         batch.push(Raw {
             devpath: ev.devpath(),
+            hash: PathTree::hash_path(ev.devpath()),
             old,
             devnum,
             subsystem: ev.subsystem().unwrap_or(b""),
@@ -229,7 +232,7 @@ pub fn prepare<'a>(
     rules: Option<&Rules>,
 ) -> Result<Prepared<'a>, ParseError> {
     // Our trace format: about 170 bytes a record; avoid regrowing.
-    let estimate = buf.len() / 200;
+    let estimate = buf.len() / 150;
     let mut tree = PathTree::with_capacity(estimate);
     let mut events = Vec::with_capacity(estimate);
     let mut aliases: FxHashMap<&'a [u8], u32> = FxHashMap::default();
@@ -250,7 +253,7 @@ pub fn prepare<'a>(
                 let node = if last.1 != u32::MAX && last.0 == r.devpath {
                     last.1
                 } else {
-                    let n = tree.intern(r.devpath);
+                    let n = tree.intern_hashed(r.devpath, r.hash);
                     last = (r.devpath, n);
                     n
                 };

@@ -33,8 +33,13 @@ use rustc_hash::FxHashMap;
 pub type NodeId = u32;
 
 /// The tree of devpaths seen in a trace, with each node's parent.
+///
+/// Nodes are found by the 64-bit FxHash of their path (which the
+/// parsing thread can compute ahead), verified against the stored path;
+/// the rare path whose hash is taken by another goes to `ids`.
 #[derive(Default)]
 pub struct PathTree<'a> {
+    by_hash: FxHashMap<u64, NodeId>,
     ids: FxHashMap<&'a [u8], NodeId>,
     nums: FxHashMap<u64, NodeId>,
     parent: Vec<Option<NodeId>>,
@@ -49,21 +54,42 @@ impl<'a> PathTree<'a> {
 
     /// An empty tree with room for about `n` devpaths.
     pub fn with_capacity(n: usize) -> Self {
-        let mut ids = FxHashMap::default();
-        ids.reserve(n);
+        let mut by_hash = FxHashMap::default();
+        by_hash.reserve(n);
         PathTree {
-            ids,
+            by_hash,
+            ids: FxHashMap::default(),
             nums: FxHashMap::default(),
             parent: Vec::with_capacity(n),
             paths: Vec::with_capacity(n),
         }
     }
 
+    /// The hash [`PathTree::intern_hashed`] expects for `path`.
+    pub fn hash_path(path: &[u8]) -> u64 {
+        use std::hash::Hasher;
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(path);
+        h.finish()
+    }
+
     /// The node of `path`, creating it and its ancestors (`/`-boundary
     /// prefixes, as udev's `devpath_conflict` compares them).
     pub fn intern(&mut self, path: &'a [u8]) -> NodeId {
-        if let Some(&id) = self.ids.get(path) {
-            return id;
+        self.intern_hashed(path, Self::hash_path(path))
+    }
+
+    /// [`PathTree::intern`] with the path's hash already computed.
+    pub fn intern_hashed(&mut self, path: &'a [u8], hash: u64) -> NodeId {
+        let taken = match self.by_hash.get(&hash) {
+            Some(&id) if self.paths[id as usize] == path => return id,
+            Some(_) => true,
+            None => false,
+        };
+        if taken {
+            if let Some(&id) = self.ids.get(path) {
+                return id;
+            }
         }
         let parent = match memchr::memrchr(b'/', path) {
             Some(i) if i > 0 => Some(self.intern(&path[..i])),
@@ -72,7 +98,11 @@ impl<'a> PathTree<'a> {
         let id = self.parent.len() as NodeId;
         self.parent.push(parent);
         self.paths.push(path);
-        self.ids.insert(path, id);
+        if taken {
+            self.ids.insert(path, id);
+        } else {
+            self.by_hash.insert(hash, id);
+        }
         id
     }
 
@@ -380,6 +410,7 @@ mod tests {
         let a = tree.intern(b"/devices/x/block/sda");
         let b = tree.intern(b"/devices/y/block/sdb");
         let dev = tree.detached(1 << 63 | 8 << 32);
+        assert_eq!(tree.intern(b"/devices/x/block/sda"), a);
         let mut d = Dependencies::new(&tree, 2);
         assert!(d.enqueue(0, Place::at(a).also(dev)));
         assert!(!d.enqueue(1, Place::at(b).also(dev)));

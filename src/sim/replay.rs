@@ -16,7 +16,7 @@ use crate::report::{
 
 use super::cost::CostModel;
 use super::engine::{
-    self, ModId, Module, Origin, Plan, Scenario, SimEvent, Step, StepKind,
+    self, ModId, Module, Origin, Plan, Scenario, Step, StepKind,
 };
 use super::prepare::Prepared;
 use super::rules::Rules;
@@ -114,7 +114,7 @@ where
         })
         .collect();
     let mut rule_loads = Vec::new();
-    let mut rule_ranges = vec![(0u32, 0u32); p.events.len()];
+    let mut rule_ranges = rustc_hash::FxHashMap::default();
     {
         let mut scratch = kernel.scratch();
         let mut k = 0;
@@ -130,7 +130,7 @@ where
                 }
                 k += 1;
             }
-            rule_ranges[ev as usize] = (start, rule_loads.len() as u32);
+            rule_ranges.insert(ev, (start, rule_loads.len() as u32));
         }
     }
     // Bus of the first alias that names each module, for its driver add.
@@ -166,24 +166,11 @@ where
             m
         })
         .collect();
-    let events: Vec<SimEvent> = p
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| SimEvent {
-            arrival_ns: e.arrival_ns,
-            place: e.place,
-            lookup: e.lookup(),
-            lookup_ns: lookup_ns[i],
-            rule_loads: rule_ranges[i],
-            subsystem: e.subsystem,
-            exists: e.exists,
-            bound: e.bound,
-        })
-        .collect();
     let sc = Scenario {
         tree: &p.tree,
-        events,
+        events: &p.events,
+        lookup_ns,
+        rule_ranges,
         lookups,
         modules,
         rule_loads,
@@ -266,7 +253,7 @@ where
                 Ok(_) => {}
             }
             s.lookups += 1;
-            s.matching_ns += lookup_ns[i];
+            s.matching_ns += sc.lookup_ns[i];
         }
     }
     let trace_of = |o: Origin| match o {
@@ -313,7 +300,7 @@ where
         .iter()
         .enumerate()
         .filter(|(_, e)| e.lookup().is_some())
-        .map(|(i, _)| lookup_ns[i])
+        .map(|(i, _)| sc.lookup_ns[i])
         .collect();
     r.latency_histogram = report::histogram(&samples);
     r.matching_ns = Quantiles::of(&mut samples);
