@@ -240,6 +240,7 @@ pub(super) fn run_one(
         Failure::Data(format!("{}: malformed record: {e}", trace.display()))
     })?;
     let parse_ms = t_parse.elapsed().as_secs_f64() * 1e3;
+    t.release();
     if engine.burst {
         for e in &mut p.events {
             e.arrival_ns = 0;

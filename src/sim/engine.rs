@@ -101,8 +101,9 @@ pub struct Scenario<'t, 'a> {
     /// Trace events in queue (SEQNUM) order, arrivals non-decreasing
     /// (borrowed from the prepared trace: no copy per event).
     pub events: &'t [EventMeta],
-    /// Measured CPU time of each event's lookup (0 where none).
-    pub lookup_ns: Vec<u64>,
+    /// Measured CPU time of each event's lookup (0 where none); only
+    /// read when the cost model charges measured times.
+    pub lookup_ns: &'t [u64],
     /// Events with rule-driven loads: event index to a range of
     /// [`Scenario::rule_loads`].
     pub rule_ranges: FxHashMap<u32, (u32, u32)>,
@@ -533,7 +534,7 @@ mod tests {
         Scenario {
             tree,
             events,
-            lookup_ns: vec![0; events.len()],
+            lookup_ns: &[],
             rule_ranges: FxHashMap::default(),
             lookups: vec![vec![1, 1], vec![2]],
             modules: vec![

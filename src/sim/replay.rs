@@ -97,12 +97,20 @@ where
     K::Scratch: Send,
 {
     let t_all = Instant::now();
-    // 1. Real lookups: every lookup udev does, timed, on the pool.
+    // 1. The answer for each distinct modalias (the simulation needs
+    //    them); the timed lookup of every event follows, on the pool,
+    //    alongside the simulation unless the cost model charges the
+    //    measured times.
     let t_match = Instant::now();
-    let lookup_ns = timed_lookups(p, kernel, settings);
     let unique = resolve_unique(p, kernel, settings.threads);
+    let measured_first = settings.cost.measured_lookup;
+    let measured = if measured_first {
+        timed_lookups(p, kernel, settings)
+    } else {
+        Vec::new()
+    };
     let p: &mut Prepared<'a> = p;
-    let match_ms = t_match.elapsed().as_secs_f64() * 1e3;
+    let mut match_ms = t_match.elapsed().as_secs_f64() * 1e3;
 
     // 2. Module table: ids for every module the results and plans name.
     let mut table = Table::default();
@@ -166,10 +174,11 @@ where
             m
         })
         .collect();
+    let p: &Prepared<'a> = p;
     let sc = Scenario {
         tree: &p.tree,
         events: &p.events,
-        lookup_ns,
+        lookup_ns: &measured,
         rule_ranges,
         lookups,
         modules,
@@ -190,7 +199,7 @@ where
     let merge_ns = last_arrival.max(work) / 4000;
     let mut timeline: Vec<Bar> = Vec::new();
     let mut last_bar: Vec<Option<usize>> = vec![None; settings.workers.max(1)];
-    let outcome = engine::run_with(&sc, &mut |span: &engine::Span| {
+    let sink = |span: &engine::Span| {
         let sub = match span.origin {
             Origin::Trace(i) | Origin::Bind(_, i) => {
                 p.events[i as usize].subsystem as usize
@@ -222,8 +231,30 @@ where
             subsystem: sub as u16,
             loads: span.loaded,
         });
+    };
+    let (outcome, simulate_ms, timed, sc) = std::thread::scope(|scope| {
+        let mut sink = sink;
+        let sim = scope.spawn(move || {
+            let o = engine::run_with(&sc, &mut sink);
+            (o, t_sim.elapsed().as_secs_f64() * 1e3, sc)
+        });
+        let timed = if measured_first {
+            None
+        } else {
+            let t = Instant::now();
+            let ns = timed_lookups(p, kernel, settings);
+            Some((ns, t.elapsed().as_secs_f64() * 1e3))
+        };
+        let (o, ms, sc) = sim.join().expect("simulation panicked");
+        (o, ms, timed, sc)
     });
-    let simulate_ms = t_sim.elapsed().as_secs_f64() * 1e3;
+    let lookup_ns = match timed {
+        Some((ns, ms)) => {
+            match_ms += ms;
+            ns
+        }
+        None => measured.clone(),
+    };
 
     // 4. The report.
     let mut r = ReplayReport {
@@ -253,7 +284,7 @@ where
                 Ok(_) => {}
             }
             s.lookups += 1;
-            s.matching_ns += sc.lookup_ns[i];
+            s.matching_ns += lookup_ns[i];
         }
     }
     let trace_of = |o: Origin| match o {
@@ -300,7 +331,7 @@ where
         .iter()
         .enumerate()
         .filter(|(_, e)| e.lookup().is_some())
-        .map(|(i, _)| sc.lookup_ns[i])
+        .map(|(i, _)| lookup_ns[i])
         .collect();
     r.latency_histogram = report::histogram(&samples);
     r.matching_ns = Quantiles::of(&mut samples);

@@ -108,6 +108,23 @@ impl Trace {
         Ok(Trace::Mapped(map))
     }
 
+    /// Tell the kernel we are done with the pages read so far: a replay
+    /// keeps only small records and the few views it still needs
+    /// (devpaths for the report), which are read back from the page
+    /// cache when touched. Without it a mapped trace stays resident
+    /// for the whole run. No-op for bytes in memory.
+    pub fn release(&self) {
+        if let Trace::Mapped(m) = self {
+            // SAFETY: the mapping is a read-only shared file mapping
+            // that is never written; MADV_DONTNEED only drops our page
+            // table entries and later reads fault the same file
+            // contents back in, so every view stays valid.
+            let _ = unsafe {
+                m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed)
+            };
+        }
+    }
+
     /// The trace's bytes.
     pub fn bytes(&self) -> &[u8] {
         match self {
