@@ -33,7 +33,7 @@ pub struct Args {
     kernel: Option<PathBuf>,
     /// Matching engine: compiled (default), naive (reference scan), or
     /// libkmod (the system's, when built with the kmod-ffi feature).
-    #[arg(long, default_value = "compiled", value_parser = parse_backend)]
+    #[arg(long, default_value = "compiled", value_parser = super::replay::parse_backend)]
     backend: Backend,
     /// modprobe.d file or directory (repeatable); replaces the defaults.
     #[arg(long, value_name = "PATH")]
@@ -54,16 +54,6 @@ pub struct Args {
     /// Aliases or module names; `-` reads one per line from stdin.
     #[arg(required = true, value_name = "ALIAS")]
     aliases: Vec<std::ffi::OsString>,
-}
-
-fn parse_backend(s: &str) -> Result<Backend, String> {
-    match s {
-        "compiled" => Ok(Backend::Compiled),
-        "naive" => Ok(Backend::Naive),
-        #[cfg(feature = "kmod-ffi")]
-        "libkmod" => Ok(Backend::Libkmod),
-        _ => Err("expected compiled, naive (or libkmod with kmod-ffi)".into()),
-    }
 }
 
 pub fn run(args: Args) -> Outcome {
