@@ -209,6 +209,9 @@ impl fmt::Debug for Resolver {
     }
 }
 
+// Without the kmod-ffi feature every arm is `Some`, and clippy would
+// rather see `map`; with it the libkmod arm is `None`.
+#[allow(clippy::bind_instead_of_map)]
 fn build(index: Option<&Index>, backend: Backend) -> Option<Matcher> {
     index.and_then(|i| match backend {
         Backend::Compiled => Some(Matcher::Compiled(AliasMatcher::build(i))),

@@ -122,6 +122,13 @@ struct Raw<'a> {
     bound: bool,
 }
 
+/// What the parsing stage fills besides the batches it sends.
+struct Interned<'o, 'a> {
+    rule_loads: &'o mut Vec<(u32, String)>,
+    modaliases: &'o mut Vec<&'a [u8]>,
+    subsystems: &'o mut Vec<&'a [u8]>,
+}
+
 /// Events per batch between the two stages.
 const BATCH: usize = 4096;
 
@@ -134,10 +141,9 @@ fn parse_stage<'a>(
     strict: bool,
     rules: Option<&Rules>,
     tx: crossbeam::channel::Sender<Vec<Raw<'a>>>,
-    rule_loads: &mut Vec<(u32, String)>,
-    modaliases: &mut Vec<&'a [u8]>,
-    subsystems: &mut Vec<&'a [u8]>,
+    out: Interned<'_, 'a>,
 ) -> Result<(u64, Vec<Malformed>), ParseError> {
+    let Interned { rule_loads, modaliases, subsystems } = out;
     // Subsystems and modaliases are interned here, devpaths on the
     // other thread: the two stages then take about the same time.
     let mut aliases: FxHashMap<&'a [u8], u32> = FxHashMap::default();
@@ -258,14 +264,13 @@ pub fn prepare<'a>(
     let mut rule_loads = Vec::new();
     let (tx, rx) = crossbeam::channel::bounded::<Vec<Raw<'a>>>(8);
     let parsed = std::thread::scope(|scope| {
-        let (rule_loads, modaliases, subsystems) =
-            (&mut rule_loads, &mut modaliases, &mut subsystems);
-        let parser = scope.spawn(move || {
-            parse_stage(
-                buf, format, strict, rules, tx, rule_loads, modaliases,
-                subsystems,
-            )
-        });
+        let out = Interned {
+            rule_loads: &mut rule_loads,
+            modaliases: &mut modaliases,
+            subsystems: &mut subsystems,
+        };
+        let parser = scope
+            .spawn(move || parse_stage(buf, format, strict, rules, tx, out));
         // Consecutive events often share a devpath (add, then bind).
         let mut last: (&[u8], u32) = (b"", u32::MAX);
         for batch in rx {
