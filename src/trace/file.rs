@@ -235,13 +235,7 @@ impl<'a> Iterator for Records<'a> {
         if len > MAX_RECORD {
             let next = payload_at.checked_add(pad8(len));
             self.pos = next.filter(|&n| n <= buf.len()).unwrap_or(buf.len());
-            return Some(Err(ParseError::new(
-                ErrorKind::Oversized {
-                    len: len as u64,
-                    max: MAX_RECORD as u64,
-                },
-                at + 8,
-            )));
+            return Some(Err(ParseError::oversized(len, MAX_RECORD, at + 8)));
         }
         if buf.len() - payload_at < len {
             self.pos = buf.len();

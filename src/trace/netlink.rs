@@ -3,7 +3,7 @@
 //! captures in `traces/captures/`). Kernel and libudev datagrams may be
 //! mixed; each record is told apart by the `libudev\0` prefix.
 
-use crate::uevent::{self, ErrorKind, ParseError, Uevent, MAX_RECORD};
+use crate::uevent::{self, ParseError, Uevent, MAX_RECORD};
 
 /// True when `buf` starts with a plausible length-prefixed datagram.
 pub fn sniff(buf: &[u8]) -> bool {
@@ -65,13 +65,7 @@ impl<'a> Iterator for Datagrams<'a> {
         if len > MAX_RECORD {
             // The framing still says where the next record starts.
             self.pos = start.saturating_add(len).min(buf.len());
-            return Some(Err(ParseError::new(
-                ErrorKind::Oversized {
-                    len: len as u64,
-                    max: MAX_RECORD as u64,
-                },
-                at,
-            )));
+            return Some(Err(ParseError::oversized(len, MAX_RECORD, at)));
         }
         if buf.len() - start < len {
             self.pos = buf.len();

@@ -117,6 +117,14 @@ impl ParseError {
         Self::new(ErrorKind::BadNumber { field }, offset)
     }
 
+    /// A record of `len` bytes where at most `max` are allowed.
+    pub(crate) fn oversized(len: usize, max: usize, offset: usize) -> Self {
+        Self::new(
+            ErrorKind::Oversized { len: len as u64, max: max as u64 },
+            offset,
+        )
+    }
+
     pub(crate) fn bad_line(expected: &'static str, offset: usize) -> Self {
         Self::new(ErrorKind::BadLine { expected }, offset)
     }

@@ -24,13 +24,7 @@ use super::{
 #[inline]
 pub fn parse(buf: &[u8]) -> Result<Uevent<'_>, ParseError> {
     if buf.len() > MAX_RECORD {
-        return Err(ParseError::new(
-            ErrorKind::Oversized {
-                len: buf.len() as u64,
-                max: MAX_RECORD as u64,
-            },
-            0,
-        ));
+        return Err(ParseError::oversized(buf.len(), MAX_RECORD, 0));
     }
     if buf.is_empty() {
         return Err(ParseError::truncated("datagram header", 0));

@@ -135,13 +135,7 @@ pub fn parse_with_header(
     buf: &[u8],
 ) -> Result<(Header, Uevent<'_>), ParseError> {
     if buf.len() > super::MAX_RECORD {
-        return Err(ParseError::new(
-            ErrorKind::Oversized {
-                len: buf.len() as u64,
-                max: super::MAX_RECORD as u64,
-            },
-            0,
-        ));
+        return Err(ParseError::oversized(buf.len(), super::MAX_RECORD, 0));
     }
     let header = Header::read(buf)?;
     let off = header.properties_off as usize;
@@ -159,13 +153,7 @@ pub fn parse_with_header(
         [true; 4],
     );
     if len > super::MAX_RECORD {
-        return Err(ParseError::new(
-            ErrorKind::Oversized {
-                len: len as u64,
-                max: super::MAX_RECORD as u64,
-            },
-            0,
-        ));
+        return Err(ParseError::oversized(len, super::MAX_RECORD, 0));
     }
     Ok((header, ev.with_source(Source::Udev)))
 }

@@ -456,6 +456,15 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// The line starting at `pos` (without its `\n`) and where the next
+/// one starts; shared by the text formats.
+pub(crate) fn line_at(text: &[u8], pos: usize) -> (&[u8], usize) {
+    match memchr::memchr(b'\n', &text[pos..]) {
+        Some(i) => (&text[pos..pos + i], pos + i + 1),
+        None => (&text[pos..], text.len()),
+    }
+}
+
 /// Decimal u64 without sign or surrounding space; `None` on anything
 /// else, including overflow.
 #[inline]

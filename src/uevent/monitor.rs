@@ -23,7 +23,9 @@
 //! datagram: `DEVNAME` gains `/dev/`, `MAJOR`/`MINOR` come after
 //! `SEQNUM`, and a value's trailing newline is dropped.
 
-use super::{Action, ErrorKind, ParseError, Scan, Separator, Source, Uevent};
+use super::{
+    line_at, Action, ErrorKind, ParseError, Scan, Separator, Source, Uevent,
+};
 
 const PREAMBLE: [&[u8]; 4] = [
     b"monitor will print the received events for:",
@@ -42,14 +44,6 @@ fn header_source(line: &[u8]) -> Option<Source> {
         Some(Source::Udev)
     } else {
         None
-    }
-}
-
-/// Split off the line starting at `pos`: (line without `\n`, next pos).
-fn line_at(text: &[u8], pos: usize) -> (&[u8], usize) {
-    match memchr::memchr(b'\n', &text[pos..]) {
-        Some(i) => (&text[pos..pos + i], pos + i + 1),
-        None => (&text[pos..], text.len()),
     }
 }
 
@@ -394,13 +388,7 @@ fn check_fits(
         [has[0], has[1], has[2], has[1]],
     );
     if len > super::MAX_RECORD {
-        return Err(ParseError::new(
-            ErrorKind::Oversized {
-                len: len as u64,
-                max: super::MAX_RECORD as u64,
-            },
-            start,
-        ));
+        return Err(ParseError::oversized(len, super::MAX_RECORD, start));
     }
     Ok(())
 }

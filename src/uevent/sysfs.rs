@@ -17,7 +17,9 @@
 //!                                    blank line between devices
 //! ```
 
-use super::{Action, ErrorKind, ParseError, Scan, Separator, Source, Uevent};
+use super::{
+    line_at, Action, ErrorKind, ParseError, Scan, Separator, Source, Uevent,
+};
 
 /// Parse the text of one `uevent` file for `devpath`. Offsets in errors
 /// are relative to `text`.
@@ -84,13 +86,7 @@ fn parse_at<'a>(
         [false, false, scan.subsystem.is_some(), false],
     );
     if len > super::MAX_RECORD {
-        return Err(ParseError::new(
-            ErrorKind::Oversized {
-                len: len as u64,
-                max: super::MAX_RECORD as u64,
-            },
-            start,
-        ));
+        return Err(ParseError::oversized(len, super::MAX_RECORD, start));
     }
     Ok(Uevent {
         source: Source::Kernel,
@@ -119,13 +115,6 @@ impl<'a> Snapshot<'a> {
     /// Iterate over `text`.
     pub fn new(text: &'a [u8]) -> Self {
         Snapshot { text, pos: 0, line: 1 }
-    }
-}
-
-fn line_at(text: &[u8], pos: usize) -> (&[u8], usize) {
-    match memchr::memchr(b'\n', &text[pos..]) {
-        Some(i) => (&text[pos..pos + i], pos + i + 1),
-        None => (&text[pos..], text.len()),
     }
 }
 
