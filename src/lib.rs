@@ -41,6 +41,7 @@ pub mod record;
 pub mod report;
 pub mod resolve;
 pub mod sim;
+mod swar;
 pub mod trace;
 pub mod uevent;
 

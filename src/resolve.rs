@@ -25,7 +25,7 @@ use std::fmt;
 
 use crate::matcher::{self, AliasMatcher, Hit, Matcher, NaiveMatcher};
 use crate::modindex::normalize::{
-    alias_normalize, modname_normalize, PATH_MAX,
+    alias_normalize_wild, modname_normalize, PATH_MAX,
 };
 use crate::modindex::{Index, KernelDir};
 
@@ -136,6 +136,8 @@ pub struct Scratch {
     names: Vec<u8>,
     ends: Vec<usize>,
     stage: Option<Stage>,
+    /// The normalized key holds a wildcard byte.
+    wild: bool,
 }
 
 impl Scratch {
@@ -302,7 +304,7 @@ impl Resolver {
                 },
             );
         }
-        alias_normalize(alias, &mut scratch.key)
+        scratch.wild = alias_normalize_wild(alias, &mut scratch.key)
             .map_err(|_| LookupError::InvalidAlias)?;
         for stage in CHAIN {
             self.run(stage, scratch)?;
@@ -405,7 +407,7 @@ impl Resolver {
     ) -> Result<(), LookupError> {
         let Some(m) = m else { return Ok(()) };
         let mut hits = std::mem::take(&mut s.hits);
-        m.lookup(key, &mut hits);
+        m.lookup_wild(key, s.wild, &mut hits);
         let mut r = Ok(());
         for h in &hits {
             let name = m.module_name(h.module);

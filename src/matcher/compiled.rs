@@ -22,6 +22,7 @@
 //! lookup once the caller's output vector has grown.
 
 use super::fnmatch::fnmatch_nonul as fnmatch;
+use super::glob::{same, signature, GlobId, Globs, Signature};
 use super::order::{self, Hit};
 use super::patterns::Patterns;
 use super::ModuleId;
@@ -95,6 +96,9 @@ pub struct AliasMatcher {
     members: Vec<u32>,
     anchors: Vec<Anchor>,
     bloom: Vec<u64>,
+    /// Each entry's compiled tail, or NONE (fnmatch it).
+    tails: Vec<GlobId>,
+    globs: Globs,
 }
 
 /// The runs of plain bytes in `tail` that every match must contain, as
@@ -256,7 +260,20 @@ impl AliasMatcher {
             members: Vec::new(),
             anchors: Vec::new(),
             bloom: Vec::new(),
+            tails: Vec::new(),
+            globs: Globs::default(),
         };
+        let mut tails = Vec::with_capacity(m.pats.entries.len());
+        for e in &m.pats.entries {
+            tails.push(if e.wild_len == 0 {
+                NONE
+            } else {
+                m.globs
+                    .compile(&m.pats.key(e)[e.prefix as usize..])
+                    .unwrap_or(NONE)
+            });
+        }
+        m.tails = tails;
         // Pre-order: a node, then its children in byte order, so the
         // first child usually shares the parent's cache line.
         for n in &mut b {
@@ -408,8 +425,15 @@ impl AliasMatcher {
 
     /// Look up a normalized key: `out` gets the hits in libkmod's order.
     pub fn lookup(&self, key: &[u8], out: &mut Vec<Hit>) {
-        out.clear();
         let general = memchr::memchr3(b'*', b'?', b'[', key).is_some();
+        self.lookup_wild(key, general, out)
+    }
+
+    /// [`AliasMatcher::lookup`] when the caller knows whether `key`
+    /// holds a wildcard byte (`*`, `?`, `[`): `general`.
+    pub fn lookup_wild(&self, key: &[u8], general: bool, out: &mut Vec<Hit>) {
+        out.clear();
+        let mut sig: Option<Signature> = None;
         let t = &self.trie[..];
         let mut o = 0usize;
         let mut i = 0usize;
@@ -419,12 +443,22 @@ impl AliasMatcher {
             let (first, last) = (h[10], h[11]);
             let l = usize::from(u16::from_le_bytes([h[12], h[13]]));
             let label = &t[o + NODE_HEADER..o + NODE_HEADER + l];
-            if key.get(i..i + l) != Some(label) {
-                break;
+            match key.get(i..i + l) {
+                Some(k) if same(k, label) => {}
+                _ => break,
             }
             i += l;
             if group != NONE {
-                self.group_hits(group as usize, key, i, general, out);
+                // Computed once, from the first split on: later groups
+                // look at a suffix of what it covers.
+                let sig = *sig.get_or_insert_with(|| {
+                    if general {
+                        [u64::MAX; 2]
+                    } else {
+                        signature(&key[i..])
+                    }
+                });
+                self.group_hits(group as usize, key, i, general, &sig, out);
             }
             if i == key.len() {
                 let x = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
@@ -461,6 +495,7 @@ impl AliasMatcher {
         key: &[u8],
         p: usize,
         general: bool,
+        sig: &Signature,
         out: &mut Vec<Hit>,
     ) {
         let e = &self.pats.entries[id as usize];
@@ -474,8 +509,14 @@ impl AliasMatcher {
         if general {
             self.pats.visits(e, key, push);
         } else {
-            let pat = self.pats.key(e);
-            if fnmatch(&pat[p..], &key[p..]) {
+            let g = self.tails[id as usize];
+            let hit = if g != NONE {
+                self.globs.may_match(g, sig)
+                    && self.globs.matches(g, &key[p..])
+            } else {
+                fnmatch(&self.pats.key(e)[p..], &key[p..])
+            };
+            if hit {
                 push(p as u32);
             }
         }
@@ -487,12 +528,13 @@ impl AliasMatcher {
         key: &[u8],
         p: usize,
         general: bool,
+        sig: &Signature,
         out: &mut Vec<Hit>,
     ) {
         let g = &self.groups[g];
         let (c0, cn) = (g.check.0 as usize, g.check.1 as usize);
         for &id in &self.members[c0..c0 + cn] {
-            self.check(id, key, p, general, out);
+            self.check(id, key, p, general, sig, out);
         }
         if g.anchors.1 == 0 || key.len() < p + HEAD {
             return;
@@ -546,7 +588,7 @@ impl AliasMatcher {
                 } else {
                     more.push(a.entry);
                 }
-                self.check(a.entry, key, p, general, out);
+                self.check(a.entry, key, p, general, sig, out);
             }
         }
     }

@@ -287,6 +287,53 @@ fn bracket(p: &[u8], open: usize, f: u8) -> Bracket {
     }
 }
 
+/// The bracket at `p[open]` as a set of bytes and the index after it,
+/// when glibc reads it the same way whatever byte it meets: it then
+/// matches one byte from the set. `None` for anything else
+/// (unterminated, or ending at different places).
+pub(crate) fn bracket_set(p: &[u8], open: usize) -> Option<(usize, [u64; 4])> {
+    let mut set = [0u64; 4];
+    let mut end = None;
+    for c in 1..=255u8 {
+        match bracket(p, open, c) {
+            Bracket::Match(e) => {
+                if *end.get_or_insert(e) != e {
+                    return None;
+                }
+                set[usize::from(c >> 6)] |= 1 << (c & 63);
+            }
+            Bracket::NoMatch => {}
+            Bracket::Literal => return None,
+        }
+    }
+    // A set nothing matches still needs its extent: only a bracket
+    // that is plainly terminated (see `simple_end`) is accepted.
+    let e = match end {
+        Some(e) => e,
+        None => simple_end(p, open)?,
+    };
+    Some((e, set))
+}
+
+/// End of a bracket without `[` or `\` inside: the first `]` after an
+/// optional `!`/`^` and a leading `]`.
+fn simple_end(p: &[u8], open: usize) -> Option<usize> {
+    let mut q = open + 1;
+    if matches!(p.get(q), Some(b'!' | b'^')) {
+        q += 1;
+    }
+    if p.get(q) == Some(&b']') {
+        q += 1;
+    }
+    loop {
+        match *p.get(q)? {
+            b']' => return Some(q + 1),
+            b'[' | b'\\' | 0 => return None,
+            _ => q += 1,
+        }
+    }
+}
+
 /// `fnmatch(pattern, string, 0) == 0` with glibc's semantics. Both are
 /// C strings: each ends at its first NUL, if any.
 pub fn fnmatch(pattern: &[u8], string: &[u8]) -> bool {

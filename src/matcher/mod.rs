@@ -25,6 +25,7 @@
 mod compiled;
 pub mod fnmatch;
 mod fxhash;
+mod glob;
 mod naive;
 pub mod order;
 mod patterns;
@@ -82,6 +83,15 @@ impl Matcher {
     pub fn lookup(&self, key: &[u8], out: &mut Vec<Hit>) {
         match self {
             Matcher::Compiled(m) => m.lookup(key, out),
+            Matcher::Naive(m) => m.lookup(key, out),
+        }
+    }
+
+    /// [`Matcher::lookup`] when the caller knows whether `key` holds a
+    /// wildcard byte (`*`, `?`, `[`).
+    pub fn lookup_wild(&self, key: &[u8], general: bool, out: &mut Vec<Hit>) {
+        match self {
+            Matcher::Compiled(m) => m.lookup_wild(key, general, out),
             Matcher::Naive(m) => m.lookup(key, out),
         }
     }

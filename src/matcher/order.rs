@@ -38,6 +38,9 @@ pub fn visit(split: u32, post: u32) -> u64 {
 /// Put `hits` in libkmod's order: ascending priority, ties latest
 /// visit first.
 pub fn finish(hits: &mut [Hit]) {
+    if hits.len() < 2 {
+        return;
+    }
     hits.sort_unstable_by(|a, b| {
         a.priority.cmp(&b.priority).then(b.visit.cmp(&a.visit))
     });

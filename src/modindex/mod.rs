@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ErrorKind, IndexError};
 pub use index::{Entries, Entry, Index, Value, WildPos};
-pub use normalize::{alias_normalize, modname_normalize, InvalidAlias};
+pub use normalize::{
+    alias_normalize, alias_normalize_wild, modname_normalize, InvalidAlias,
+};
 pub use write::IndexWriter;
 
 /// Bytes of a file, memory-mapped when it has any.

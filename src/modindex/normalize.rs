@@ -30,6 +30,51 @@ pub fn alias_normalize(
     alias: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), InvalidAlias> {
+    alias_normalize_wild(alias, out).map(|_| ())
+}
+
+/// [`alias_normalize`], also telling whether the result holds a
+/// wildcard byte (`*`, `?`, `[`), which changes how libkmod's search
+/// meets patterns (see `matcher::patterns`).
+///
+/// Keys without brackets or NUL, the usual case, go sixteen bytes at a
+/// time: one copy, then each `-` found by the byte masks is rewritten.
+pub fn alias_normalize_wild(
+    alias: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<bool, InvalidAlias> {
+    out.clear();
+    if alias.len() < PATH_MAX - 1 {
+        out.extend_from_slice(alias);
+        let mut wild = 0;
+        let mut i = 0;
+        while i < alias.len() {
+            let [dash, open, close, nul, star, quest] = crate::swar::masks16(
+                alias,
+                i,
+                [b'-', b'[', b']', 0, b'*', b'?'],
+            );
+            if open | close | nul != 0 {
+                return normalize_slow(alias, out);
+            }
+            wild |= star | quest;
+            let mut d = dash;
+            while d != 0 {
+                out[i + d.trailing_zeros() as usize] = b'_';
+                d &= d - 1;
+            }
+            i += 16;
+        }
+        return Ok(wild != 0);
+    }
+    normalize_slow(alias, out)
+}
+
+/// kmod's loop, byte by byte.
+fn normalize_slow(
+    alias: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<bool, InvalidAlias> {
     out.clear();
     let at = |i: usize| alias.get(i).copied().unwrap_or(0);
     let mut i = 0;
@@ -52,7 +97,7 @@ pub fn alias_normalize(
         }
         i += 1;
     }
-    Ok(())
+    Ok(out.iter().any(|&c| matches!(c, b'*' | b'?' | b'[')))
 }
 
 /// libkmod's `modname_normalize`: `-` becomes `_` and the name stops
@@ -97,6 +142,38 @@ mod tests {
         assert_eq!(norm("ab\0-c").unwrap(), "ab");
         let long = "-".repeat(5000);
         assert_eq!(norm(&long).unwrap().len(), 4095);
+    }
+
+    #[test]
+    fn fast_path_equals_kmods_loop() {
+        let alpha = b"ab-_[]*?\0x";
+        let mut x = 0x2545_f491_u32;
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let n = (x % 40) as usize;
+            let key: Vec<u8> = (0..n)
+                .map(|k| {
+                    alpha[((x >> (k % 24)) as usize + k * 7) % alpha.len()]
+                })
+                .collect();
+            let fast = alias_normalize_wild(&key, &mut a);
+            let slow = normalize_slow(&key, &mut b);
+            assert_eq!(fast, slow, "{key:?}");
+            if fast.is_ok() {
+                assert_eq!(a, b, "{key:?}");
+            }
+        }
+        for n in [4093, 4094, 4095, 4096, 5000] {
+            let key = b"-a".repeat(n / 2);
+            assert_eq!(
+                alias_normalize_wild(&key, &mut a),
+                normalize_slow(&key, &mut b)
+            );
+            assert_eq!(a, b);
+        }
     }
 
     #[test]

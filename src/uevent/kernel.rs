@@ -77,7 +77,7 @@ fn header_split(buf: &[u8]) -> Result<(usize, usize), ParseError> {
     let mut at = None;
     let mut i = 0;
     while i < buf.len() {
-        let [ma, mz] = super::swar::masks16(buf, i, [b'@', 0]);
+        let [ma, mz] = crate::swar::masks16(buf, i, [b'@', 0]);
         let mz = match at {
             Some(_) => mz,
             None => {

@@ -38,7 +38,7 @@ mod error;
 pub mod kernel;
 pub mod libudev;
 pub mod monitor;
-mod swar;
+
 pub mod sysfs;
 
 pub use bytes::Bytes;
@@ -353,7 +353,7 @@ impl<'a> Scan<'a> {
         // Sixteen bytes at a time: a mask of the separators and one of
         // the '=', walked in order (no byte is looked at twice).
         while i < len {
-            let [s, e] = swar::masks16(env, i, [sep, b'=']);
+            let [s, e] = crate::swar::masks16(env, i, [sep, b'=']);
             let mut m = s | e;
             while m != 0 {
                 let bit = m & m.wrapping_neg();

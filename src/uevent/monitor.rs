@@ -301,7 +301,7 @@ fn fast_block(text: &[u8], start: usize) -> Option<(Uevent<'_>, usize, u64)> {
         if i >= text.len() {
             break (text.len(), text.len());
         }
-        let [nl, z] = super::swar::masks16(text, i, [b'\n', 0]);
+        let [nl, z] = crate::swar::masks16(text, i, [b'\n', 0]);
         let m = nl | z;
         if m != 0 {
             let k = i + m.trailing_zeros() as usize;
@@ -323,7 +323,7 @@ fn fast_block(text: &[u8], start: usize) -> Option<(Uevent<'_>, usize, u64)> {
     }
     let mut i = pos;
     'chunks: while end.is_none() && i < len {
-        let [nl, e, z] = super::swar::masks16(text, i, [b'\n', b'=', 0]);
+        let [nl, e, z] = crate::swar::masks16(text, i, [b'\n', b'=', 0]);
         if z != 0 {
             return None;
         }
