@@ -63,6 +63,14 @@ struct Group {
     bloom_bits: u32,
 }
 
+/// An entry to check, with its prefilter and compiled tail at hand.
+#[derive(Debug, Clone, Copy)]
+struct Cand {
+    need: Signature,
+    glob: GlobId,
+    entry: u32,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Anchor {
     head: u32,
@@ -93,7 +101,8 @@ pub struct AliasMatcher {
     trie: Vec<u8>,
     exact: Vec<u32>,
     groups: Vec<Group>,
-    members: Vec<u32>,
+    /// Entries checked one by one, with what the check needs inline.
+    cands: Vec<Cand>,
     anchors: Vec<Anchor>,
     bloom: Vec<u64>,
     /// Each entry's compiled tail, or NONE (fnmatch it).
@@ -257,7 +266,7 @@ impl AliasMatcher {
             trie: Vec::new(),
             exact: Vec::new(),
             groups: Vec::new(),
-            members: Vec::new(),
+            cands: Vec::new(),
             anchors: Vec::new(),
             bloom: Vec::new(),
             tails: Vec::new(),
@@ -335,8 +344,14 @@ impl AliasMatcher {
         m
     }
 
+    fn push_cand(&mut self, id: u32) {
+        let glob = self.tails[id as usize];
+        let need = if glob == NONE { 0 } else { self.globs.need(glob) };
+        self.cands.push(Cand { need, glob, entry: id });
+    }
+
     fn add_group(&mut self, members: &[u32]) -> u32 {
-        let start = self.members.len() as u32;
+        let start = self.cands.len() as u32;
         let mut g = Group {
             check: (start, 0),
             anchors: (self.anchors.len() as u32, 0),
@@ -344,7 +359,9 @@ impl AliasMatcher {
             bloom_bits: 0,
         };
         if members.len() <= SMALL_GROUP {
-            self.members.extend_from_slice(members);
+            for &id in members {
+                self.push_cand(id);
+            }
         } else {
             // Each entry is found through the 4 bytes of its literal runs
             // that the fewest entries of the group share, so no head is
@@ -380,13 +397,14 @@ impl AliasMatcher {
                 }
             }
             let mut anchored = Vec::new();
+            let mut unanchored = Vec::new();
             for (&id, rs) in members.iter().zip(&tails) {
                 let best =
                     grams(id, rs).into_iter().min_by_key(|&(h, _, left)| {
                         (count[&h], std::cmp::Reverse(left))
                     });
                 let Some((head, at, len)) = best else {
-                    self.members.push(id);
+                    unanchored.push(id);
                     continue;
                 };
                 let e = &self.pats.entries[id as usize];
@@ -399,6 +417,9 @@ impl AliasMatcher {
                     at: e.key + start as u32,
                     len: len as u32,
                 });
+            }
+            for id in unanchored {
+                self.push_cand(id);
             }
             anchored.sort_by_key(|a| (a.head, a.entry));
             let mut heads: Vec<u32> =
@@ -418,7 +439,7 @@ impl AliasMatcher {
             g.anchors.1 = anchored.len() as u32;
             self.anchors.extend(anchored);
         }
-        g.check.1 = self.members.len() as u32 - start;
+        g.check.1 = self.cands.len() as u32 - start;
         self.groups.push(g);
         self.groups.len() as u32 - 1
     }
@@ -449,16 +470,14 @@ impl AliasMatcher {
             }
             i += l;
             if group != NONE {
-                // Computed once, from the first split on: later groups
-                // look at a suffix of what it covers.
-                let sig = *sig.get_or_insert_with(|| {
-                    if general {
-                        [u64::MAX; 2]
-                    } else {
-                        signature(&key[i..])
-                    }
-                });
-                self.group_hits(group as usize, key, i, general, &sig, out);
+                self.group_hits(
+                    group as usize,
+                    key,
+                    i,
+                    general,
+                    &mut sig,
+                    out,
+                );
             }
             if i == key.len() {
                 let x = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
@@ -495,7 +514,6 @@ impl AliasMatcher {
         key: &[u8],
         p: usize,
         general: bool,
-        sig: &Signature,
         out: &mut Vec<Hit>,
     ) {
         let e = &self.pats.entries[id as usize];
@@ -511,8 +529,7 @@ impl AliasMatcher {
         } else {
             let g = self.tails[id as usize];
             let hit = if g != NONE {
-                self.globs.may_match(g, sig)
-                    && self.globs.matches(g, &key[p..])
+                self.globs.matches(g, &key[p..])
             } else {
                 fnmatch(&self.pats.key(e)[p..], &key[p..])
             };
@@ -528,13 +545,36 @@ impl AliasMatcher {
         key: &[u8],
         p: usize,
         general: bool,
-        sig: &Signature,
+        sig: &mut Option<Signature>,
         out: &mut Vec<Hit>,
     ) {
         let g = &self.groups[g];
         let (c0, cn) = (g.check.0 as usize, g.check.1 as usize);
-        for &id in &self.members[c0..c0 + cn] {
-            self.check(id, key, p, general, sig, out);
+        for c in &self.cands[c0..c0 + cn] {
+            if general {
+                self.check(c.entry, key, p, general, out);
+                continue;
+            }
+            // Computed at the first need, from this split on: later
+            // groups look at a suffix of what it covers.
+            let sig = *sig.get_or_insert_with(|| signature(&key[p..]));
+            if c.need & !sig != 0 {
+                continue;
+            }
+            let hit = if c.glob != NONE {
+                self.globs.matches(c.glob, &key[p..])
+            } else {
+                let pat = self.pats.key(&self.pats.entries[c.entry as usize]);
+                fnmatch(&pat[p..], &key[p..])
+            };
+            if hit {
+                let e = &self.pats.entries[c.entry as usize];
+                out.push(Hit {
+                    priority: e.priority,
+                    visit: order::visit(p as u32, e.post),
+                    module: e.module,
+                });
+            }
         }
         if g.anchors.1 == 0 || key.len() < p + HEAD {
             return;
@@ -588,7 +628,7 @@ impl AliasMatcher {
                 } else {
                     more.push(a.entry);
                 }
-                self.check(a.entry, key, p, general, sig, out);
+                self.check(a.entry, key, p, general, out);
             }
         }
     }
@@ -613,7 +653,7 @@ impl AliasMatcher {
             + self.trie.len()
             + self.exact.len() * 4
             + self.groups.len() * size_of::<Group>()
-            + self.members.len() * 4
+            + self.cands.len() * size_of::<Cand>()
             + self.anchors.len() * size_of::<Anchor>()
             + self.bloom.len() * 8
     }

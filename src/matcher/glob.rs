@@ -35,13 +35,11 @@ pub(crate) struct Glob {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Globs {
     globs: Vec<Glob>,
-    segs: Vec<(u32, u16)>,
+    segs: Vec<Seg>,
     elems: Vec<u16>,
     /// Literal bytes of each element (0 for `?` or sets), to compare
     /// all-literal segments with one slice comparison.
     lits: Vec<u8>,
-    /// Per segment: true when every element is a plain byte.
-    plain: Vec<bool>,
     sets: Vec<[u64; 4]>,
     /// Per glob: the [`Signature`] bits of every pair of adjacent plain
     /// bytes in its segments. A key whose signature lacks one of them
@@ -49,27 +47,37 @@ pub(crate) struct Globs {
     needs: Vec<Signature>,
 }
 
-/// A 128-bit set of hashed byte pairs.
-pub(crate) type Signature = [u64; 2];
+/// A 64-bit set of hashed byte pairs.
+pub(crate) type Signature = u64;
 
+/// The bit of a byte pair (little-endian) in a [`Signature`].
 #[inline(always)]
-fn pair_bit(a: u8, b: u8) -> u32 {
-    u32::from(u16::from_le_bytes([a, b]).wrapping_mul(0x9E37) >> 9)
+fn pair_bit(pair: u16) -> u32 {
+    u32::from(pair.wrapping_mul(0x9E37) >> 10)
 }
 
-/// The signature of every adjacent byte pair of `key`.
+/// The signature of every adjacent byte pair of `key`: seven pairs
+/// from each 8-byte load, four instructions a pair.
 #[inline]
 pub(crate) fn signature(key: &[u8]) -> Signature {
-    let mut s = [0u64; 2];
-    for w in key.windows(2) {
-        let b = pair_bit(w[0], w[1]);
-        s[(b >> 6) as usize & 1] |= 1 << (b & 63);
+    let mut sig = 0u64;
+    let mut i = 0;
+    while i + 8 <= key.len() {
+        let w = u64::from_le_bytes(key[i..i + 8].try_into().unwrap());
+        for k in 0..7 {
+            sig |= 1 << pair_bit((w >> (8 * k)) as u16);
+        }
+        i += 7;
     }
-    s
+    while i + 1 < key.len() {
+        sig |= 1 << pair_bit(u16::from_le_bytes([key[i], key[i + 1]]));
+        i += 1;
+    }
+    sig
 }
 
 /// `a == b` for slices of equal length, without a call for the short
-/// labels of the trie.
+/// labels and segments met here.
 #[inline(always)]
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
@@ -86,6 +94,38 @@ pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
         4..=8 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
         9..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
         _ => a == b,
+    }
+}
+
+/// One segment. Its first eight elements are also kept as a word and
+/// a mask (`?` and sets masked out), so most comparisons are one load,
+/// one xor and one and; `exact` says the word settles it.
+#[derive(Debug, Clone, Copy)]
+struct Seg {
+    start: u32,
+    len: u16,
+    /// Every element is a plain byte and there are at most eight.
+    exact: bool,
+    /// The first element is a plain byte.
+    first_plain: bool,
+    word: u64,
+    mask: u64,
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes of `key` from `at`, zero past its end.
+#[inline(always)]
+fn load8(key: &[u8], at: usize) -> u64 {
+    match key.get(at..at + 8) {
+        Some(w) => u64::from_le_bytes(w.try_into().unwrap()),
+        None => {
+            let mut b = [0u8; 8];
+            let rest = key.get(at..).unwrap_or(&[]);
+            b[..rest.len()].copy_from_slice(rest);
+            u64::from_le_bytes(b)
+        }
     }
 }
 
@@ -147,18 +187,33 @@ impl Globs {
         self.sets.extend(sets);
         let seg0 = self.segs.len() as u32;
         for s in &segs {
-            self.segs.push((self.elems.len() as u32, s.len() as u16));
-            self.plain.push(s.iter().all(|&e| e < ANY));
+            let (mut word, mut mask) = (0u64, 0u64);
+            for (k, &e) in s.iter().take(8).enumerate() {
+                if e < ANY {
+                    word |= u64::from(e) << (8 * k);
+                    mask |= 0xff << (8 * k);
+                }
+            }
+            self.segs.push(Seg {
+                start: self.elems.len() as u32,
+                len: s.len() as u16,
+                exact: s.len() <= 8 && s.iter().all(|&e| e < ANY),
+                first_plain: s[0] < ANY,
+                word,
+                mask,
+            });
             self.elems.extend_from_slice(s);
             self.lits
                 .extend(s.iter().map(|&e| if e < ANY { e as u8 } else { 0 }));
         }
-        let mut need = [0u64; 2];
+        let mut need = 0u64;
         for seg in &segs {
             for w in seg.windows(2) {
                 if w[0] < ANY && w[1] < ANY {
-                    let b = pair_bit(w[0] as u8, w[1] as u8);
-                    need[(b >> 6) as usize & 1] |= 1 << (b & 63);
+                    need |= 1
+                        << pair_bit(u16::from_le_bytes([
+                            w[0] as u8, w[1] as u8,
+                        ]));
                 }
             }
         }
@@ -172,14 +227,18 @@ impl Globs {
     }
 
     /// Does segment `s` match `key` at `at` (which must leave room)?
-    #[inline]
-    fn seg_at(&self, s: usize, key: &[u8], at: usize) -> bool {
-        let (start, len) = self.segs[s];
-        let (start, len) = (start as usize, usize::from(len));
-        let k = &key[at..at + len];
-        if self.plain[s] {
-            return same(k, &self.lits[start..start + len]);
+    #[inline(always)]
+    fn seg_at(&self, s: &Seg, key: &[u8], at: usize) -> bool {
+        if (load8(key, at) ^ s.word) & s.mask != 0 {
+            return false;
         }
+        s.exact || self.seg_rest(s, key, at)
+    }
+
+    /// [`Globs::seg_at`] for what the word does not settle.
+    fn seg_rest(&self, s: &Seg, key: &[u8], at: usize) -> bool {
+        let (start, len) = (s.start as usize, usize::from(s.len));
+        let k = &key[at..at + len];
         self.elems[start..start + len].iter().zip(k).all(|(&e, &c)| {
             if e < ANY {
                 e == u16::from(c)
@@ -193,77 +252,97 @@ impl Globs {
     }
 
     /// Leftmost place at or after `from` where segment `s` matches
-    /// with its end at most `limit`.
+    /// with its end at most `limit`. Places are tried eight at a time:
+    /// those where the key has the segment's first byte.
     #[inline]
     fn find(
         &self,
-        s: usize,
+        s: &Seg,
         key: &[u8],
         from: usize,
         limit: usize,
     ) -> Option<usize> {
-        let (start, len) = self.segs[s];
-        let len = usize::from(len);
+        let len = usize::from(s.len);
         if from + len > limit {
             return None;
         }
-        let first = self.elems[start as usize];
+        let last = limit - len;
         let mut at = from;
-        while at + len <= limit {
-            if first < ANY {
-                // Keys are short: a plain loop beats a memchr call.
-                let f = first as u8;
-                at += key[at..=limit - len].iter().position(|&c| c == f)?;
+        if !s.first_plain {
+            while at <= last {
+                if self.seg_at(s, key, at) {
+                    return Some(at);
+                }
+                at += 1;
             }
-            if self.seg_at(s, key, at) {
-                return Some(at);
+            return None;
+        }
+        let first = LO * (s.word & 0xff);
+        while at <= last {
+            let x = load8(key, at) ^ first;
+            // High bit of each byte of x that is zero (exact: no carry).
+            let mut m = !(((x & !HI).wrapping_add(!HI)) | x) & HI;
+            while m != 0 {
+                let pos = at + (m.trailing_zeros() / 8) as usize;
+                if pos > last {
+                    return None;
+                }
+                if self.seg_at(s, key, pos) {
+                    return Some(pos);
+                }
+                m &= m - 1;
             }
-            at += 1;
+            at += 8;
         }
         None
     }
 
+    /// The signature bits every key matching `g` has.
+    pub(crate) fn need(&self, g: GlobId) -> Signature {
+        self.needs[g as usize]
+    }
+
     /// False when a key of signature `sig` cannot match glob `g`.
-    #[inline(always)]
-    pub(crate) fn may_match(&self, g: GlobId, sig: &Signature) -> bool {
-        let n = &self.needs[g as usize];
-        (n[0] & !sig[0]) | (n[1] & !sig[1]) == 0
+    #[cfg(test)]
+    pub(crate) fn may_match(&self, g: GlobId, sig: Signature) -> bool {
+        self.needs[g as usize] & !sig == 0
     }
 
     /// `fnmatch(tail, key) == 0` for the tail compiled as `g`.
     pub(crate) fn matches(&self, g: GlobId, key: &[u8]) -> bool {
         let g = &self.globs[g as usize];
-        let (s0, n) = (g.segs.0 as usize, usize::from(g.segs.1));
-        if n == 0 {
+        let segs = &self.segs[g.segs.0 as usize..][..usize::from(g.segs.1)];
+        let Some((head, _)) = segs.split_first() else {
             // Only stars, or nothing at all.
             return g.lead_star || key.is_empty();
-        }
+        };
         let mut lo = 0;
         let mut hi = key.len();
-        let mut first = s0;
-        let mut last = s0 + n;
+        let mut mid = segs;
         if !g.lead_star {
-            let len = usize::from(self.segs[first].1);
-            if len > hi || !self.seg_at(first, key, 0) {
+            let len = usize::from(head.len);
+            if len > hi || !self.seg_at(head, key, 0) {
                 return false;
+            }
+            if segs.len() == 1 && !g.trail_star {
+                return len == hi;
             }
             lo = len;
-            first += 1;
-            if n == 1 && !g.trail_star {
-                return lo == hi;
+            mid = &mid[1..];
+        }
+        if !g.trail_star {
+            if let Some((tail, rest)) = mid.split_last() {
+                let len = usize::from(tail.len);
+                if hi < lo + len || !self.seg_at(tail, key, hi - len) {
+                    return false;
+                }
+                hi -= len;
+                mid = rest;
             }
         }
-        if !g.trail_star && first < last {
-            last -= 1;
-            let len = usize::from(self.segs[last].1);
-            if hi < lo + len || !self.seg_at(last, key, hi - len) {
-                return false;
-            }
-            hi -= len;
-        }
-        for s in first..last {
+        for s in mid {
             match self.find(s, key, lo, hi) {
-                Some(at) => lo = at + usize::from(self.segs[s].1),
+                Some(at) => lo = at + usize::from(s.len),
                 None => return false,
             }
         }
@@ -347,7 +426,7 @@ mod tests {
                 let mut g = Globs::default();
                 let id = g.compile(&t).unwrap();
                 if g.matches(id, &k) {
-                    assert!(g.may_match(id, &signature(&k)), "{t:?} {k:?}");
+                    assert!(g.may_match(id, signature(&k)), "{t:?} {k:?}");
                 }
             }
         }
