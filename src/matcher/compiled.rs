@@ -272,16 +272,22 @@ impl AliasMatcher {
             tails: Vec::new(),
             globs: Globs::default(),
         };
+        // Thousands of entries share a tail (`*sv*sd*bc*sc*i*`): compile
+        // each distinct one once.
         let mut tails = Vec::with_capacity(m.pats.entries.len());
+        let mut seen: super::fxhash::FxHashMap<&[u8], GlobId> =
+            Default::default();
         for e in &m.pats.entries {
             tails.push(if e.wild_len == 0 {
                 NONE
             } else {
-                m.globs
-                    .compile(&m.pats.key(e)[e.prefix as usize..])
-                    .unwrap_or(NONE)
+                let tail = &m.pats.key(e)[e.prefix as usize..];
+                *seen
+                    .entry(tail)
+                    .or_insert_with(|| m.globs.compile(tail).unwrap_or(NONE))
             });
         }
+        drop(seen);
         m.tails = tails;
         // Pre-order: a node, then its children in byte order, so the
         // first child usually shares the parent's cache line.
@@ -366,47 +372,55 @@ impl AliasMatcher {
             // Each entry is found through the 4 bytes of its literal runs
             // that the fewest entries of the group share, so no head is
             // crowded (`d000` would be in hundreds of pci patterns).
-            let tails: Vec<Vec<(usize, usize)>> = members
-                .iter()
-                .map(|&id| {
-                    let e = &self.pats.entries[id as usize];
-                    runs(&self.pats.key(e)[e.prefix as usize..])
-                })
-                .collect();
+            // Every 4-gram of every member's literal runs, computed once:
+            // (member, head, offset in the tail, bytes left in the run).
+            let mut grams: Vec<(u32, u32, u32, u32)> = Vec::new();
+            for (k, &id) in members.iter().enumerate() {
+                let e = &self.pats.entries[id as usize];
+                let t = &self.pats.key(e)[e.prefix as usize..];
+                for (s, l) in runs(t) {
+                    for at in s..(s + l).saturating_sub(HEAD - 1) {
+                        let left = (s + l - at) as u32;
+                        grams.push((
+                            k as u32,
+                            head_of(&t[at..]),
+                            at as u32,
+                            left,
+                        ));
+                    }
+                }
+            }
+            // How many members have each head (counted once per member).
             let mut count: super::fxhash::FxHashMap<u32, u32> =
                 Default::default();
-            let grams =
-                |id: u32, rs: &[(usize, usize)]| -> Vec<(u32, usize, usize)> {
-                    let e = &self.pats.entries[id as usize];
-                    let t = &self.pats.key(e)[e.prefix as usize..];
-                    let mut g: Vec<(u32, usize, usize)> = Vec::new();
-                    for &(s, l) in rs {
-                        for at in s..(s + l).saturating_sub(HEAD - 1) {
-                            g.push((head_of(&t[at..]), at, s + l - at));
-                        }
-                    }
-                    g
-                };
-            for (&id, rs) in members.iter().zip(&tails) {
-                let mut g: Vec<u32> =
-                    grams(id, rs).into_iter().map(|x| x.0).collect();
-                g.sort_unstable();
-                g.dedup();
-                for h in g {
+            let mut mine: Vec<u32> = Vec::new();
+            for chunk in grams.chunk_by(|x, y| x.0 == y.0) {
+                mine.clear();
+                mine.extend(chunk.iter().map(|g| g.1));
+                mine.sort_unstable();
+                mine.dedup();
+                for &h in &mine {
                     *count.entry(h).or_default() += 1;
                 }
             }
             let mut anchored = Vec::new();
             let mut unanchored = Vec::new();
-            for (&id, rs) in members.iter().zip(&tails) {
-                let best =
-                    grams(id, rs).into_iter().min_by_key(|&(h, _, left)| {
-                        (count[&h], std::cmp::Reverse(left))
-                    });
+            let mut best: Vec<Option<(u32, u32, u32)>> =
+                vec![None; members.len()];
+            for chunk in grams.chunk_by(|x, y| x.0 == y.0) {
+                let pick = chunk.iter().min_by_key(|&&(_, h, _, left)| {
+                    (count[&h], std::cmp::Reverse(left))
+                });
+                if let Some(&(k, h, at, left)) = pick {
+                    best[k as usize] = Some((h, at, left));
+                }
+            }
+            for (&id, best) in members.iter().zip(best) {
                 let Some((head, at, len)) = best else {
                     unanchored.push(id);
                     continue;
                 };
+                let (at, len) = (at as usize, len as usize);
                 let e = &self.pats.entries[id as usize];
                 let start = e.prefix as usize + at;
                 let a = &self.pats.key(e)[start..start + len];

@@ -70,6 +70,9 @@ pub fn trie_lookup<'i>(
 }
 
 /// A matcher of either kind, so callers can pick one at run time.
+// One per index and resolver: the size of the enum does not matter, a
+// box would add a load to every lookup.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Matcher {
     /// The compiled matcher.
