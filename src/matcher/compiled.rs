@@ -16,7 +16,14 @@
 //!    over the key, a bitmap and a sorted table of anchor heads give the
 //!    few entries worth an fnmatch; entries without a usable anchor are
 //!    always checked.
-//! 3. The survivors run glibc's fnmatch (O(n·m), never exponential).
+//! 3. Small-group entries first pass a 64-bit signature test (hashed
+//!    byte pairs of their literal segments against those of the key,
+//!    computed once per lookup, see [`super::glob`]).
+//! 4. The survivors run their tail compiled once per distinct tail
+//!    ([`super::glob`]: anchored first and last segments, leftmost search
+//!    of the others, eight bytes at a time; linear, never exponential),
+//!    or glibc's fnmatch for the few tails glibc reads in a
+//!    context-dependent way.
 //!
 //! The matcher is immutable, `Send + Sync`, and allocates nothing per
 //! lookup once the caller's output vector has grown.
