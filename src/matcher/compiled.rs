@@ -28,7 +28,7 @@
 //! The matcher is immutable, `Send + Sync`, and allocates nothing per
 //! lookup once the caller's output vector has grown.
 
-use super::fnmatch::fnmatch_nonul as fnmatch;
+use super::fnmatch::{fnmatch_nonul as fnmatch, simple_end};
 use super::glob::{same, signature, GlobId, Globs, Signature};
 use super::order::{self, Hit};
 use super::patterns::Patterns;
@@ -141,7 +141,7 @@ fn runs(tail: &[u8]) -> Vec<(usize, usize)> {
             }
             b'[' => {
                 close(&mut run, k, &mut out);
-                match simple_bracket_end(tail, k) {
+                match simple_end(tail, k) {
                     Some(end) => k = end,
                     None => return out,
                 }
@@ -156,26 +156,6 @@ fn runs(tail: &[u8]) -> Vec<(usize, usize)> {
     }
     close(&mut run, tail.len(), &mut out);
     out
-}
-
-/// End (index after `]`) of a bracket at `tail[open]` whose members
-/// hold no `[` or `\`: glibc's matching and skipping loops both end it
-/// at the first `]` after an optional `!`/`^` and a leading `]`.
-fn simple_bracket_end(tail: &[u8], open: usize) -> Option<usize> {
-    let mut q = open + 1;
-    if matches!(tail.get(q), Some(b'!' | b'^')) {
-        q += 1;
-    }
-    if tail.get(q) == Some(&b']') {
-        q += 1;
-    }
-    loop {
-        match tail.get(q)? {
-            b']' => return Some(q + 1),
-            b'[' | b'\\' => return None,
-            _ => q += 1,
-        }
-    }
 }
 
 fn head_of(b: &[u8]) -> u32 {

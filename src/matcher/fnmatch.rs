@@ -316,8 +316,9 @@ pub(crate) fn bracket_set(p: &[u8], open: usize) -> Option<(usize, [u64; 4])> {
 }
 
 /// End of a bracket without `[` or `\` inside: the first `]` after an
-/// optional `!`/`^` and a leading `]`.
-fn simple_end(p: &[u8], open: usize) -> Option<usize> {
+/// optional `!`/`^` and a leading `]`; glibc's matching and skipping
+/// loops agree on it.
+pub(crate) fn simple_end(p: &[u8], open: usize) -> Option<usize> {
     let mut q = open + 1;
     if matches!(p.get(q), Some(b'!' | b'^')) {
         q += 1;
