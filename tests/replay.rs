@@ -28,6 +28,29 @@ fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `coldplug replay TRACE --kernel <6.1 s390x> EXTRA... --json`.
+fn replay(trace: &str, extra: &[&str]) -> Value {
+    let k = kernel_arg();
+    let mut args = vec!["replay", trace, "--kernel", &k];
+    args.extend_from_slice(extra);
+    json(&args)
+}
+
+/// `coldplug diff` of the medium 6.12 trace on the 6.1 s390x kernel.
+fn diff_medium(a: &str, b: &str) -> Value {
+    let k = kernel_arg();
+    json(&[
+        "diff",
+        "traces/generated/s390-medium-6.12.trace",
+        "--kernel",
+        &k,
+        "--a",
+        a,
+        "--b",
+        b,
+    ])
+}
+
 fn names(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap()
@@ -54,28 +77,9 @@ fn stable(mut v: Value) -> Value {
 
 #[test]
 fn same_report_for_any_thread_count() {
-    let k = kernel_arg();
     let t = "traces/generated/s390-medium-6.12.trace";
-    let a = json(&[
-        "replay",
-        t,
-        "--kernel",
-        &k,
-        "--threads",
-        "1",
-        "--workers",
-        "16",
-    ]);
-    let b = json(&[
-        "replay",
-        t,
-        "--kernel",
-        &k,
-        "--threads",
-        "2",
-        "--workers",
-        "16",
-    ]);
+    let a = replay(t, &["--threads", "1", "--workers", "16"]);
+    let b = replay(t, &["--threads", "2", "--workers", "16"]);
     assert_eq!(stable(a.clone()), stable(b));
     for key in [
         "events",
@@ -121,15 +125,12 @@ fn loaded_equals_plans(trace: &str, conf: &str) {
             }
         }
     }
-    let mut args = vec!["replay", trace, "--kernel", dir.to_str().unwrap()];
     let conf_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(conf_file.path(), conf).unwrap();
     let p = conf_file.path().to_str().unwrap().to_string();
-    if !conf.is_empty() {
-        args.extend(["--config", &p]);
-    }
+    let extra = if conf.is_empty() { vec![] } else { vec!["--config", &p] };
     let got: BTreeSet<String> =
-        names(&json(&args)["modules_loaded"]).into_iter().collect();
+        names(&replay(trace, &extra)["modules_loaded"]).into_iter().collect();
     assert_eq!(got, want, "{trace}");
 }
 
@@ -145,17 +146,10 @@ fn loads_match_policy_plans() {
 
 #[test]
 fn seed_scenario_vfio_ccw_autoload_against_blacklist() {
-    let k = kernel_arg();
-    let d = json(&[
-        "diff",
-        "traces/generated/s390-medium-6.12.trace",
-        "--kernel",
-        &k,
-        "--a",
+    let d = diff_medium(
         "overlay=traces/overlays/vfio_ccw-module.toml",
-        "--b",
         "overlay=traces/overlays/vfio_ccw-module.toml;blacklist=vfio_ccw",
-    ]);
+    );
     assert_eq!(names(&d["only_a"]), ["vfio", "mdev", "vfio_ccw"]);
     assert!(names(&d["only_b"]).is_empty());
     // Every one of the 4,092 present I/O subchannels (4,000 DASD, 48
@@ -167,17 +161,10 @@ fn seed_scenario_vfio_ccw_autoload_against_blacklist() {
 
 #[test]
 fn seed_scenario_vfio_ap_device_table() {
-    let k = kernel_arg();
-    let d = json(&[
-        "diff",
-        "traces/generated/s390-medium-6.12.trace",
-        "--kernel",
-        &k,
-        "--a",
+    let d = diff_medium(
         "none",
-        "--b",
         "overlay=traces/overlays/vfio_ap-device-table.toml",
-    ]);
+    );
     assert!(names(&d["only_a"]).is_empty());
     assert_eq!(names(&d["only_b"]), ["kvm", "vfio", "mdev", "vfio_ap"]);
     assert_eq!(
@@ -208,18 +195,16 @@ fn seed_scenario_vfio_ap_by_rule() {
         }
         c.assert().success();
     }
-    let k = kernel_arg();
     let run = |t: &std::path::Path| {
-        json(&[
-            "replay",
+        replay(
             t.to_str().unwrap(),
-            "--kernel",
-            &k,
-            "--overlay",
-            "traces/overlays/vfio_ap-module.toml",
-            "--rules",
-            "traces/rules-vfio_ap-on-bindings.toml",
-        ])
+            &[
+                "--overlay",
+                "traces/overlays/vfio_ap-module.toml",
+                "--rules",
+                "traces/rules-vfio_ap-on-bindings.toml",
+            ],
+        )
     };
     let r = run(&with);
     let loaded = names(&r["modules_loaded"]);
@@ -237,19 +222,8 @@ fn seed_scenario_vfio_ap_by_rule() {
 
 #[test]
 fn seed_scenario_4_18_against_6_12_era() {
-    let k = kernel_arg();
-    let old = json(&[
-        "replay",
-        "traces/generated/s390-medium-4.18.trace",
-        "--kernel",
-        &k,
-    ]);
-    let new = json(&[
-        "replay",
-        "traces/generated/s390-medium-6.12.trace",
-        "--kernel",
-        &k,
-    ]);
+    let old = replay("traces/generated/s390-medium-4.18.trace", &[]);
+    let new = replay("traces/generated/s390-medium-6.12.trace", &[]);
     // 4.18: every AP queue add carries MODALIAS, so it is looked up.
     assert_eq!(old["lookups"], 9560);
     assert_eq!(new["lookups"], 8200);
