@@ -55,6 +55,26 @@ fn class_matches(name: &[u8], c: u8) -> Option<bool> {
     })
 }
 
+/// The `[.x.]` whose `.` is at `p[dot]`: its symbol and the index
+/// after `.]`. Only one-byte names exist in the C locale; any other,
+/// or a missing `.]`, fails the whole bracket.
+fn collating_symbol(p: &[u8], dot: usize) -> Option<(u8, usize)> {
+    let mut q = dot;
+    let mut n = 0;
+    loop {
+        q += 1;
+        let c = at(p, q);
+        if c == b'.' && at(p, q + 1) == b']' {
+            break;
+        }
+        if c == 0 {
+            return None;
+        }
+        n += 1;
+    }
+    (n == 1).then(|| (at(p, dot + 1), q + 2))
+}
+
 /// The bracket expression whose `[` is at `p[open]`, against byte `f`.
 fn bracket(p: &[u8], open: usize, f: u8) -> Bracket {
     let mut q = open + 1;
@@ -143,26 +163,11 @@ fn bracket(p: &[u8], open: usize, f: u8) -> Bracket {
         if normal {
             let cold;
             if plain && c == b'[' && at(p, q) == b'.' {
-                // `[.x.]`: only one-byte names exist in the C locale.
-                let startp = q;
-                let mut n = 0;
-                loop {
-                    q += 1;
-                    c = at(p, q);
-                    if c == b'.' && at(p, q + 1) == b']' {
-                        q += 2;
-                        break;
-                    }
-                    if c == 0 {
-                        return Bracket::NoMatch;
-                    }
-                    n += 1;
-                }
-                let is_range = at(p, q) == b'-' && at(p, q + 1) != 0;
-                if n != 1 {
+                let Some((sym, next)) = collating_symbol(p, q) else {
                     return Bracket::NoMatch;
-                }
-                let sym = at(p, startp + 1);
+                };
+                q = next;
+                let is_range = at(p, q) == b'-' && at(p, q + 1) != 0;
                 if !is_range && f == sym {
                     break 'main q;
                 }
@@ -182,24 +187,11 @@ fn bracket(p: &[u8], open: usize, f: u8) -> Bracket {
                 let mut cend = at(p, q);
                 q += 1;
                 if cend == b'[' && at(p, q) == b'.' {
-                    let startp = q;
-                    let mut n = 0;
-                    loop {
-                        q += 1;
-                        c = at(p, q);
-                        if c == b'.' && at(p, q + 1) == b']' {
-                            q += 2;
-                            break;
-                        }
-                        if c == 0 {
-                            return Bracket::NoMatch;
-                        }
-                        n += 1;
-                    }
-                    if n != 1 {
+                    let Some((sym, next)) = collating_symbol(p, q) else {
                         return Bracket::NoMatch;
-                    }
-                    cend = at(p, startp + 1);
+                    };
+                    q = next;
+                    cend = sym;
                 } else {
                     if cend == b'\\' {
                         cend = at(p, q);
