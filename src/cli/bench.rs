@@ -170,9 +170,7 @@ pub fn run(args: Args) -> Outcome {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &r)
-            .map_err(anyhow::Error::from)?;
-        writeln!(out)?;
+        super::write_json(&mut out, &r)?;
         return Ok(false);
     }
     writeln!(out, "matching bench: {} on {}", r.trace, r.kernel)?;

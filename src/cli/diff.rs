@@ -6,12 +6,11 @@
 //! `cmdline=STR`, `line=MODPROBE.D LINE` (e.g. `line=blacklist
 //! vfio_ccw`), `system-config`, or `none`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use coldplug::report::diff::Diff;
 
-use super::exit::{Failure, Outcome};
+use super::exit::Outcome;
 use super::replay::{run_one, EngineArgs, PolicyArgs};
 
 #[derive(clap::Args)]
@@ -64,9 +63,7 @@ pub fn run(args: Args) -> Outcome {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &d)
-            .map_err(|e| Failure::Usage(e.into()))?;
-        writeln!(out)?;
+        super::write_json(&mut out, &d)?;
     } else {
         d.write_text(&mut out)?;
     }

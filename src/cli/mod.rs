@@ -59,6 +59,18 @@ enum Command {
     Bench(bench::Args),
 }
 
+/// A report as pretty JSON and a newline (`--json` of replay, diff,
+/// bench); write errors are I/O errors, a broken pipe a clean exit.
+fn write_json(
+    out: &mut impl std::io::Write,
+    report: &impl serde::Serialize,
+) -> Result<(), exit::Failure> {
+    serde_json::to_writer_pretty(&mut *out, report)
+        .map_err(anyhow::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
 /// Parse the command line, run, and return the exit code.
 pub fn run() -> std::process::ExitCode {
     let cli = Cli::parse();

@@ -1,7 +1,7 @@
 //! `coldplug replay TRACE --kernel DIR [policy] [--workers N] [--json]
 //! [--svg FILE]`: the main job.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -313,9 +313,7 @@ pub fn run(args: Args) -> Outcome {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &r)
-            .map_err(anyhow::Error::from)?;
-        writeln!(out)?;
+        super::write_json(&mut out, &r)?;
     } else {
         report::text::write(&mut out, &r)?;
     }
