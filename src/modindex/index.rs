@@ -341,6 +341,16 @@ impl Index {
         }
     }
 
+    /// The children of `n` as (byte, node), highest byte first: pushed
+    /// on a stack they come off in byte order, as libkmod visits them.
+    fn children_rev(&self, n: u32) -> impl Iterator<Item = (u8, u32)> + '_ {
+        let node = self.nodes[n as usize];
+        // An empty range when the node has no children (first > last).
+        (node.first..=node.last)
+            .rev()
+            .filter_map(move |ch| self.child(n, ch).map(|c| (ch, c)))
+    }
+
     fn values_of(&self, n: u32) -> Range<u32> {
         let node = &self.nodes[n as usize];
         node.values..node.values + node.nvalues
@@ -454,19 +464,14 @@ impl Index {
                     buf.extend_from_slice(&self.prefix(node)[j..]);
                     let here = buf.len();
                     stack.push(Frame::Exit { node, len: here });
-                    let n = self.nodes[node as usize];
-                    if n.first <= n.last {
-                        for ch in (n.first..=n.last).rev() {
-                            if let Some(c) = self.child(node, ch) {
-                                stack.push(Frame::Enter {
-                                    node: c,
-                                    j: 0,
-                                    edge: Some(ch),
-                                    len: here,
-                                });
-                            }
+                    stack.extend(self.children_rev(node).map(|(ch, c)| {
+                        Frame::Enter {
+                            node: c,
+                            j: 0,
+                            edge: Some(ch),
+                            len: here,
                         }
-                    }
+                    }));
                 }
                 Frame::Exit { node, len } => {
                     buf.truncate(len);
@@ -519,17 +524,9 @@ impl Index {
                         path.push(b);
                     }
                     stack.push(Frame::Exit { node, path: plen, wild: wlen });
-                    let n = self.nodes[node as usize];
-                    if n.first <= n.last {
-                        for ch in (n.first..=n.last).rev() {
-                            if let Some(c) = self.child(node, ch) {
-                                stack.push(Frame::Enter {
-                                    node: c,
-                                    edge: Some(ch),
-                                });
-                            }
-                        }
-                    }
+                    stack.extend(self.children_rev(node).map(|(ch, c)| {
+                        Frame::Enter { node: c, edge: Some(ch) }
+                    }));
                 }
                 Frame::Exit { node, path: plen, wild: wlen } => {
                     for v in self.values_of(node) {
