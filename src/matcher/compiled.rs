@@ -29,7 +29,7 @@
 //! lookup once the caller's output vector has grown.
 
 use super::fnmatch::{fnmatch_nonul as fnmatch, simple_end};
-use super::glob::{same, signature, GlobId, Globs, Signature};
+use super::glob::{signature, GlobId, Globs, Signature};
 use super::order::{self, Hit};
 use super::patterns::Patterns;
 use super::ModuleId;
@@ -88,6 +88,27 @@ struct Anchor {
     /// Offset of the anchor in the pattern arena, and its length.
     at: u32,
     len: u32,
+}
+
+/// `a == b` for slices of equal length, without a call for the short
+/// labels of the trie.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    debug_assert_eq!(n, b.len());
+    let w8 = |x: &[u8], at: usize| {
+        u64::from_le_bytes(x[at..at + 8].try_into().unwrap())
+    };
+    let w4 = |x: &[u8], at: usize| {
+        u32::from_le_bytes(x[at..at + 4].try_into().unwrap())
+    };
+    match n {
+        0 => true,
+        1..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=8 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        9..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        _ => a == b,
+    }
 }
 
 /// Bytes `b[from..from + 8]`, zero-padded past the end of `b` or `len`.
@@ -274,7 +295,6 @@ impl AliasMatcher {
                     .or_insert_with(|| m.globs.compile(tail).unwrap_or(NONE))
             });
         }
-        drop(seen);
         m.tails = tails;
         // Pre-order: a node, then its children in byte order, so the
         // first child usually shares the parent's cache line.
@@ -508,10 +528,13 @@ impl AliasMatcher {
         order::finish(out);
     }
 
-    #[inline]
+    /// Check entry `id`, whose tail is compiled as `glob` (or NONE),
+    /// against `key` split at `p`.
+    #[inline(always)]
     fn check(
         &self,
         id: u32,
+        glob: GlobId,
         key: &[u8],
         p: usize,
         general: bool,
@@ -528,9 +551,8 @@ impl AliasMatcher {
         if general {
             self.pats.visits(e, key, push);
         } else {
-            let g = self.tails[id as usize];
-            let hit = if g != NONE {
-                self.globs.matches(g, &key[p..])
+            let hit = if glob != NONE {
+                self.globs.matches(glob, &key[p..])
             } else {
                 fnmatch(&self.pats.key(e)[p..], &key[p..])
             };
@@ -552,30 +574,15 @@ impl AliasMatcher {
         let g = &self.groups[g];
         let (c0, cn) = (g.check.0 as usize, g.check.1 as usize);
         for c in &self.cands[c0..c0 + cn] {
-            if general {
-                self.check(c.entry, key, p, general, out);
+            // The signature is computed at the first need, from this
+            // split on: later groups look at a suffix of what it covers.
+            if !general
+                && c.need & !*sig.get_or_insert_with(|| signature(&key[p..]))
+                    != 0
+            {
                 continue;
             }
-            // Computed at the first need, from this split on: later
-            // groups look at a suffix of what it covers.
-            let sig = *sig.get_or_insert_with(|| signature(&key[p..]));
-            if c.need & !sig != 0 {
-                continue;
-            }
-            let hit = if c.glob != NONE {
-                self.globs.matches(c.glob, &key[p..])
-            } else {
-                let pat = self.pats.key(&self.pats.entries[c.entry as usize]);
-                fnmatch(&pat[p..], &key[p..])
-            };
-            if hit {
-                let e = &self.pats.entries[c.entry as usize];
-                out.push(Hit {
-                    priority: e.priority,
-                    visit: order::visit(p as u32, e.post),
-                    module: e.module,
-                });
-            }
+            self.check(c.entry, c.glob, key, p, general, out);
         }
         if g.anchors.1 == 0 || key.len() < p + HEAD {
             return;
@@ -629,7 +636,14 @@ impl AliasMatcher {
                 } else {
                     more.push(a.entry);
                 }
-                self.check(a.entry, key, p, general, out);
+                self.check(
+                    a.entry,
+                    self.tails[a.entry as usize],
+                    key,
+                    p,
+                    general,
+                    out,
+                );
             }
         }
     }

@@ -17,6 +17,7 @@
 //! and the caller keeps using `fnmatch`.
 
 use super::fnmatch::bracket_set;
+use crate::swar::{splat, zeros};
 
 /// One element of a segment: a byte (0..=255), any byte, or a set.
 const ANY: u16 = 256;
@@ -25,21 +26,18 @@ const SET0: u16 = 257;
 /// A compiled tail; see the module docs.
 #[derive(Debug, Clone)]
 pub(crate) struct Glob {
-    /// (start in `Globs::elems`, length) per segment.
+    /// Its segments: (first index in `Globs::segs`, count).
     segs: (u32, u16),
     lead_star: bool,
     trail_star: bool,
 }
 
-/// Every compiled tail of a matcher, in three flat tables.
+/// Every compiled tail of a matcher, in flat tables.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Globs {
     globs: Vec<Glob>,
     segs: Vec<Seg>,
     elems: Vec<u16>,
-    /// Literal bytes of each element (0 for `?` or sets), to compare
-    /// all-literal segments with one slice comparison.
-    lits: Vec<u8>,
     sets: Vec<[u64; 4]>,
     /// Per glob: the [`Signature`] bits of every pair of adjacent plain
     /// bytes in its segments. A key whose signature lacks one of them
@@ -76,27 +74,6 @@ pub(crate) fn signature(key: &[u8]) -> Signature {
     sig
 }
 
-/// `a == b` for slices of equal length, without a call for the short
-/// labels and segments met here.
-#[inline(always)]
-pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    debug_assert_eq!(n, b.len());
-    let w8 = |x: &[u8], at: usize| {
-        u64::from_le_bytes(x[at..at + 8].try_into().unwrap())
-    };
-    let w4 = |x: &[u8], at: usize| {
-        u32::from_le_bytes(x[at..at + 4].try_into().unwrap())
-    };
-    match n {
-        0 => true,
-        1..=3 => a.iter().zip(b).all(|(x, y)| x == y),
-        4..=8 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
-        9..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
-        _ => a == b,
-    }
-}
-
 /// One segment. Its first eight elements are also kept as a word and
 /// a mask (`?` and sets masked out), so most comparisons are one load,
 /// one xor and one and; `exact` says the word settles it.
@@ -111,9 +88,6 @@ struct Seg {
     word: u64,
     mask: u64,
 }
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
 
 /// Eight bytes of `key` from `at`, zero past its end.
 #[inline(always)]
@@ -203,8 +177,6 @@ impl Globs {
                 mask,
             });
             self.elems.extend_from_slice(s);
-            self.lits
-                .extend(s.iter().map(|&e| if e < ANY { e as u8 } else { 0 }));
         }
         let mut need = 0u64;
         for seg in &segs {
@@ -277,11 +249,10 @@ impl Globs {
             }
             return None;
         }
-        let first = LO * (s.word & 0xff);
+        let first = splat(s.word as u8);
         while at <= last {
-            let x = load8(key, at) ^ first;
-            // High bit of each byte of x that is zero (exact: no carry).
-            let mut m = !(((x & !HI).wrapping_add(!HI)) | x) & HI;
+            // The high bit of each byte equal to the first element.
+            let mut m = zeros(load8(key, at) ^ first);
             while m != 0 {
                 let pos = at + (m.trailing_zeros() / 8) as usize;
                 if pos > last {
