@@ -42,6 +42,8 @@ pub mod report;
 pub mod resolve;
 pub mod sim;
 mod swar;
+#[cfg(test)]
+mod test_rng;
 pub mod trace;
 pub mod uevent;
 

@@ -376,21 +376,27 @@ mod tests {
                 assert_eq!(agrees(t, k), Some(true), "{:?} {:?}", t, k);
             }
         }
-        let mut x = 0x9e37_79b9_u32;
-        let mut rnd = |n: u32| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x % n
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x9e37_79b9);
         let alpha = b"ab*?[]!^-\\";
         let mut compiled = 0;
-        for _ in 0..200_000 {
-            let t: Vec<u8> = (0..rnd(9))
-                .map(|_| alpha[rnd(alpha.len() as u32) as usize])
-                .collect();
-            let k: Vec<u8> =
-                (0..rnd(7)).map(|_| b"ab]-*"[rnd(5) as usize]).collect();
+        let mut long_matches = 0;
+        for round in 0..200_000 {
+            // Half short, half long, so segments and keys span the
+            // 8-byte words; the long ones mostly plain bytes so that
+            // some of them match.
+            let (t, k) = if round % 2 == 0 {
+                let t = rng.bytes(9, alpha);
+                (t, rng.bytes(7, b"ab]-*"))
+            } else {
+                let mut t = rng.bytes(40, b"ababab***?[]");
+                if rng.below(2) == 0 {
+                    t.insert(0, b'*');
+                }
+                (t, rng.bytes(40, b"ab"))
+            };
+            if t.len() > 10 && k.len() > 10 && fnmatch_nonul(&t, &k) {
+                long_matches += 1;
+            }
             if let Some(ok) = agrees(&t, &k) {
                 assert!(ok, "{:?} {:?}", t, k);
                 compiled += 1;
@@ -402,5 +408,6 @@ mod tests {
             }
         }
         assert!(compiled > 100_000, "{compiled}");
+        assert!(long_matches > 1_000, "{long_matches}");
     }
 }

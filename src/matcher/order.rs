@@ -62,17 +62,11 @@ mod tests {
 
     #[test]
     fn finish_is_add_value() {
-        let mut x = 0x2545_f491_u32;
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491);
         for _ in 0..200 {
-            let n = (x % 20) as usize;
-            let seq: Vec<(u32, u32)> = (0..n as u32)
-                .map(|i| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    (x % 4, i)
-                })
-                .collect();
+            let n = rng.below(20) as u32;
+            let seq: Vec<(u32, u32)> =
+                (0..n).map(|i| (rng.below(4) as u32, i)).collect();
             let mut hits: Vec<Hit> = seq
                 .iter()
                 .map(|&(p, i)| Hit {
