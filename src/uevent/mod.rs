@@ -350,33 +350,42 @@ impl<'a> Scan<'a> {
         // one is seen).
         let (mut pos, mut eq) = (from, IN_KEY);
         let mut i = from;
-        // Sixteen bytes at a time: a mask of the separators and one of
-        // the '=', walked in order (no byte is looked at twice).
+        // 64 bytes at a time: a mask of the separators and one of the
+        // '='. The loop visits the separators only; an entry's first '='
+        // is the lowest '=' bit between its start and its end, so no byte
+        // is looked at twice and a '=' costs no iteration.
         while i < len {
-            let [s, e] = crate::swar::masks16(env, i, [sep, b'=']);
-            let mut m = s | e;
-            while m != 0 {
-                let bit = m & m.wrapping_neg();
-                m ^= bit;
-                let j = i + bit.trailing_zeros() as usize;
-                if s & bit == 0 {
-                    if eq == IN_KEY {
-                        eq = j;
-                    }
-                    continue;
-                }
+            let [mut s, e] = crate::swar::masks64(env, i, [sep, b'=']);
+            while s != 0 {
+                let k = s.trailing_zeros();
+                s &= s - 1;
+                let j = i + k as usize;
                 if eq == IN_KEY {
-                    let kind = if j == pos {
-                        ErrorKind::EmptyEntry
-                    } else {
-                        ErrorKind::EntryWithoutEquals
-                    };
-                    return Err(ParseError::new(kind, base + pos));
+                    // The entry starts in this block or before it.
+                    let from = (pos - pos.min(i)) as u32;
+                    let first = e & (u64::MAX << from) & ((1u64 << k) - 1);
+                    if first == 0 {
+                        let kind = if j == pos {
+                            ErrorKind::EmptyEntry
+                        } else {
+                            ErrorKind::EntryWithoutEquals
+                        };
+                        return Err(ParseError::new(kind, base + pos));
+                    }
+                    eq = i + first.trailing_zeros() as usize;
                 }
                 scan.entry(env, base, pos, eq, j)?;
                 (pos, eq) = (j + 1, IN_KEY);
             }
-            i += 16;
+            if eq == IN_KEY && pos < i + 64 {
+                // The open entry's '=' may be in the rest of this block.
+                let from = (pos - pos.min(i)) as u32;
+                let first = e & (u64::MAX << from);
+                if first != 0 {
+                    eq = i + first.trailing_zeros() as usize;
+                }
+            }
+            i += 64;
         }
         if pos < len {
             // The last entry has no separator.
