@@ -222,18 +222,67 @@ pub fn run_with(
     Engine::new(sc, sink).run()
 }
 
+/// Runnable events by queue position (events are numbered in the order
+/// they are queued, so the index is the position), smallest first.
+///
+/// Most events are runnable the moment they are queued, and those come
+/// in increasing order: they wait in a FIFO. Only events woken by a
+/// finish arrive out of order and need the heap. The smaller of the two
+/// fronts is the next, exactly as one heap would give it, at a fraction
+/// of the cost for a queue of 100,000s.
+#[derive(Default)]
+struct Ready {
+    queued: std::collections::VecDeque<usize>,
+    woken: BinaryHeap<Reverse<usize>>,
+}
+
+impl Ready {
+    /// An event runnable when queued: higher than any queued before.
+    fn push_queued(&mut self, ev: usize) {
+        debug_assert!(self.queued.back().is_none_or(|&b| b < ev));
+        self.queued.push_back(ev);
+    }
+
+    fn push_woken(&mut self, ev: usize) {
+        self.woken.push(Reverse(ev));
+    }
+
+    fn peek(&self) -> Option<usize> {
+        match (self.queued.front(), self.woken.peek()) {
+            (Some(&q), Some(&Reverse(w))) => Some(q.min(w)),
+            (Some(&q), None) => Some(q),
+            (None, Some(&Reverse(w))) => Some(w),
+            (None, None) => None,
+        }
+    }
+
+    /// Remove the event [`Ready::peek`] returned.
+    fn pop(&mut self) {
+        match (self.queued.front(), self.woken.peek()) {
+            (Some(&q), Some(&Reverse(w))) if w < q => {
+                self.woken.pop();
+            }
+            (Some(_), _) => {
+                self.queued.pop_front();
+            }
+            (None, _) => {
+                self.woken.pop();
+            }
+        }
+    }
+}
+
 struct Engine<'s, 't, 'a> {
     sc: &'s Scenario<'t, 'a>,
     sink: &'s mut dyn FnMut(&Span),
-    deps: Dependencies<'t, 'a>,
+    deps: Dependencies,
     /// Per queued event (numbered in queue order): its origin.
     origin: Vec<Origin>,
     /// DES events: (time, kind, id); kind 0 = synthetic arrival, 1 =
     /// finish. Finishes after arrivals at the same time.
     heap: BinaryHeap<Reverse<(u64, u8, u64)>>,
-    /// Runnable events by queue position: events are numbered in the
-    /// order they are queued, so the index is the position.
-    ready: BinaryHeap<Reverse<usize>>,
+    /// Runnable events, lowest queue position first.
+    ready: Ready,
     idle: BinaryHeap<Reverse<u32>>,
     spawned: u32,
     state: Vec<State>,
@@ -266,7 +315,7 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
             deps: Dependencies::new(sc.tree, sc.events.len()),
             origin: Vec::with_capacity(cap),
             heap: BinaryHeap::new(),
-            ready: BinaryHeap::new(),
+            ready: Ready::default(),
             idle: BinaryHeap::new(),
             spawned: 0,
             state: vec![State::Absent; sc.modules.len()],
@@ -308,7 +357,7 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
                 r.clear();
                 self.deps.finish(ev, &mut r);
                 for e in r.drain(..) {
-                    self.ready.push(Reverse(e));
+                    self.ready.push_woken(e);
                 }
                 self.scratch = r;
             }
@@ -360,7 +409,7 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
         let _ = now;
         self.origin.push(origin);
         if self.deps.enqueue(ev, place) {
-            self.ready.push(Reverse(ev));
+            self.ready.push_queued(ev);
         }
     }
 
@@ -388,7 +437,7 @@ impl<'s, 't, 'a> Engine<'s, 't, 'a> {
     }
 
     fn dispatch(&mut self, now: u64) {
-        while let Some(&Reverse(ev)) = self.ready.peek() {
+        while let Some(ev) = self.ready.peek() {
             let (worker, overhead) = match self.idle.pop() {
                 Some(Reverse(w)) => (w, self.sc.cost.handoff_ns),
                 None if (self.spawned as usize) < self.running.len() => {

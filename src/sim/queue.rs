@@ -42,7 +42,7 @@ pub struct PathTree<'a> {
     by_hash: FxHashMap<u64, NodeId>,
     ids: FxHashMap<&'a [u8], NodeId>,
     nums: FxHashMap<u64, NodeId>,
-    parent: Vec<Option<NodeId>>,
+    pub(super) parent: Vec<Option<NodeId>>,
     paths: Vec<&'a [u8]>,
 }
 
@@ -180,41 +180,59 @@ struct Wait {
     target: u32,
 }
 
+/// One node's counters: [at, below] for enqueued and finished events,
+/// with its parent and waiter flags, together so that an ancestor walk
+/// touches one cache line per node rather than six arrays.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    parent: NodeId,
+    enqueued: [u32; 2],
+    finished: [u32; 2],
+    /// Events parked on `at` and on `below`: an index into
+    /// [`Dependencies::parked`], or [`NONE`].
+    waiters: [u32; 2],
+}
+
 /// The queue's dependency state. Events are identified by the caller's
 /// dense index; they must be queued in queue (SEQNUM) order.
-pub struct Dependencies<'t, 'a> {
-    tree: &'t PathTree<'a>,
-    enqueued_at: Vec<u32>,
-    finished_at: Vec<u32>,
-    enqueued_below: Vec<u32>,
-    finished_below: Vec<u32>,
+pub struct Dependencies {
+    nodes: Vec<Node>,
     /// Every event's wait conditions, flat; `span[ev]` is (start, len)
     /// and conditions are consumed from the end.
     waits: Vec<Wait>,
     span: Vec<(u32, u32)>,
     places: Vec<Place>,
-    /// Events parked on a counter, by (node, below); most nodes never
-    /// have any, so the heaps live in a map and a flag per node says
-    /// whether to look (bit 0: at, bit 1: below).
-    waiters: FxHashMap<(NodeId, bool), Parked>,
-    has_waiters: Vec<u8>,
+    /// Heaps of events parked on one counter; most nodes never have
+    /// any, so a node holds an index into this slab.
+    parked: Vec<Parked>,
+    /// Slab entries free for reuse (emptied heaps keep their buffers:
+    /// parking does not allocate once the slab is warm).
+    free: Vec<u32>,
+    /// Scratch for [`Dependencies::wake`].
+    woken: Vec<usize>,
 }
 
-impl<'t, 'a> Dependencies<'t, 'a> {
+impl Dependencies {
     /// State for `events` events over `tree` (more may be queued).
-    pub fn new(tree: &'t PathTree<'a>, events: usize) -> Self {
-        let n = tree.len();
+    pub fn new(tree: &PathTree<'_>, events: usize) -> Self {
+        let nodes = tree
+            .parent
+            .iter()
+            .map(|p| Node {
+                parent: p.unwrap_or(NONE),
+                enqueued: [0; 2],
+                finished: [0; 2],
+                waiters: [NONE; 2],
+            })
+            .collect();
         Dependencies {
-            tree,
-            enqueued_at: vec![0; n],
-            finished_at: vec![0; n],
-            enqueued_below: vec![0; n],
-            finished_below: vec![0; n],
+            nodes,
             waits: Vec::with_capacity(events * 4),
             span: vec![(0, 0); events],
             places: vec![Place::at(NONE); events],
-            waiters: FxHashMap::default(),
-            has_waiters: vec![0; n],
+            parked: Vec::new(),
+            free: Vec::new(),
+            woken: Vec::new(),
         }
     }
 
@@ -229,38 +247,38 @@ impl<'t, 'a> Dependencies<'t, 'a> {
             self.span.resize(n, (0, 0));
         }
         let start = self.waits.len();
-        let waits = &mut self.waits;
+        let (nodes, waits) = (&mut self.nodes, &mut self.waits);
         for n in place.iter() {
             // Same node and every ancestor: earlier events there.
-            let mut a = Some(n);
-            while let Some(x) = a {
-                let i = x as usize;
-                if self.finished_at[i] < self.enqueued_at[i] {
+            let mut x = n;
+            while x != NONE {
+                let node = &nodes[x as usize];
+                if node.finished[AT] < node.enqueued[AT] {
                     waits.push(Wait {
                         node: x,
                         below: false,
-                        target: self.enqueued_at[i],
+                        target: node.enqueued[AT],
                     });
                 }
-                a = self.tree.parent(x);
+                x = node.parent;
             }
             // Every descendant: earlier events below.
-            let i = n as usize;
-            if self.finished_below[i] < self.enqueued_below[i] {
+            let node = &nodes[n as usize];
+            if node.finished[BELOW] < node.enqueued[BELOW] {
                 waits.push(Wait {
                     node: n,
                     below: true,
-                    target: self.enqueued_below[i],
+                    target: node.enqueued[BELOW],
                 });
             }
         }
         // Count this event after computing its own targets.
         for n in place.iter() {
-            self.enqueued_at[n as usize] += 1;
-            let mut a = self.tree.parent(n);
-            while let Some(x) = a {
-                self.enqueued_below[x as usize] += 1;
-                a = self.tree.parent(x);
+            nodes[n as usize].enqueued[AT] += 1;
+            let mut x = nodes[n as usize].parent;
+            while x != NONE {
+                nodes[x as usize].enqueued[BELOW] += 1;
+                x = nodes[x as usize].parent;
             }
         }
         self.places[ev] = place;
@@ -281,21 +299,19 @@ impl<'t, 'a> Dependencies<'t, 'a> {
                 return true;
             }
             let w = self.waits[(start + len - 1) as usize];
-            let i = w.node as usize;
-            let done = if w.below {
-                self.finished_below[i]
-            } else {
-                self.finished_at[i]
-            };
-            if done >= w.target {
+            let node = &mut self.nodes[w.node as usize];
+            if node.finished[usize::from(w.below)] >= w.target {
                 self.span[ev].1 -= 1;
                 continue;
             }
-            self.has_waiters[i] |= 1 << u8::from(w.below);
-            self.waiters
-                .entry((w.node, w.below))
-                .or_default()
-                .push(Reverse((w.target, ev)));
+            let slot = &mut node.waiters[usize::from(w.below)];
+            if *slot == NONE {
+                *slot = self.free.pop().unwrap_or_else(|| {
+                    self.parked.push(Parked::new());
+                    (self.parked.len() - 1) as u32
+                });
+            }
+            self.parked[*slot as usize].push(Reverse((w.target, ev)));
             return false;
         }
     }
@@ -304,55 +320,57 @@ impl<'t, 'a> Dependencies<'t, 'a> {
     pub fn finish(&mut self, ev: usize, ready: &mut Vec<usize>) {
         let place = self.places[ev];
         for n in place.iter() {
-            self.finished_at[n as usize] += 1;
+            self.nodes[n as usize].finished[AT] += 1;
             self.wake(n, false, ready);
-            let mut a = self.tree.parent(n);
-            while let Some(x) = a {
-                self.finished_below[x as usize] += 1;
+            let mut x = self.nodes[n as usize].parent;
+            while x != NONE {
+                self.nodes[x as usize].finished[BELOW] += 1;
                 self.wake(x, true, ready);
-                a = self.tree.parent(x);
+                x = self.nodes[x as usize].parent;
             }
         }
     }
 
     fn wake(&mut self, node: NodeId, below: bool, ready: &mut Vec<usize>) {
-        let i = node as usize;
-        let bit = 1 << u8::from(below);
-        if self.has_waiters[i] & bit == 0 {
+        let (i, kind) = (node as usize, usize::from(below));
+        let slot = self.nodes[i].waiters[kind];
+        if slot == NONE {
             return;
         }
-        let done =
-            if below { self.finished_below[i] } else { self.finished_at[i] };
-        let mut woken = Vec::new();
-        if let Some(queue) = self.waiters.get_mut(&(node, below)) {
-            while let Some(&Reverse((target, ev))) = queue.peek() {
-                if target > done {
-                    break;
-                }
-                queue.pop();
-                woken.push(ev);
+        let done = self.nodes[i].finished[kind];
+        let mut woken = std::mem::take(&mut self.woken);
+        let queue = &mut self.parked[slot as usize];
+        while let Some(&Reverse((target, ev))) = queue.peek() {
+            if target > done {
+                break;
             }
-            if queue.is_empty() {
-                self.waiters.remove(&(node, below));
-                self.has_waiters[i] &= !bit;
-            }
+            queue.pop();
+            woken.push(ev);
         }
-        for ev in woken {
+        if queue.is_empty() {
+            self.free.push(slot);
+            self.nodes[i].waiters[kind] = NONE;
+        }
+        for &ev in &woken {
             self.span[ev].1 -= 1;
             if self.park(ev) {
                 ready.push(ev);
             }
         }
+        woken.clear();
+        self.woken = woken;
     }
 }
+
+/// Index of the counters of events at a node and below it.
+const AT: usize = 0;
+const BELOW: usize = 1;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run(
-        paths: &[&'static str],
-    ) -> (Vec<bool>, Dependencies<'static, 'static>) {
+    fn run(paths: &[&'static str]) -> (Vec<bool>, Dependencies) {
         let tree: &'static mut PathTree<'static> =
             Box::leak(Box::new(PathTree::new()));
         let nodes: Vec<_> =
