@@ -139,10 +139,10 @@ pub struct AliasMatcher {
 }
 
 /// The runs of plain bytes in `tail` that every match must contain, as
-/// (start, len); stops at the first bracket whose extent is not certain
-/// (glibc's parse of odd brackets depends on the string).
-fn runs(tail: &[u8]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
+/// (start, len), into `out`; stops at the first bracket whose extent is
+/// not certain (glibc's parse of odd brackets depends on the string).
+fn runs(tail: &[u8], out: &mut Vec<(usize, usize)>) {
+    out.clear();
     let mut run: Option<usize> = None;
     let mut k = 0;
     let close = |run: &mut Option<usize>, k: usize, out: &mut Vec<_>| {
@@ -153,18 +153,18 @@ fn runs(tail: &[u8]) -> Vec<(usize, usize)> {
     while k < tail.len() {
         match tail[k] {
             b'*' | b'?' | b']' => {
-                close(&mut run, k, &mut out);
+                close(&mut run, k, out);
                 k += 1;
             }
             b'\\' => {
-                close(&mut run, k, &mut out);
+                close(&mut run, k, out);
                 k += 2;
             }
             b'[' => {
-                close(&mut run, k, &mut out);
+                close(&mut run, k, out);
                 match simple_end(tail, k) {
                     Some(end) => k = end,
-                    None => return out,
+                    None => return,
                 }
             }
             _ => {
@@ -175,8 +175,7 @@ fn runs(tail: &[u8]) -> Vec<(usize, usize)> {
             }
         }
     }
-    close(&mut run, tail.len(), &mut out);
-    out
+    close(&mut run, tail.len(), out);
 }
 
 fn head_of(b: &[u8]) -> u32 {
@@ -190,62 +189,137 @@ fn bloom_bit(head: u32, bits: u32) -> u32 {
     head.wrapping_mul(BLOOM_MUL) >> (32 - bits)
 }
 
-/// Patricia trie under construction (depmod's insertion).
-#[derive(Default)]
-struct BNode {
-    /// The label, as a range of the pattern arena.
-    label: (u32, u32),
-    kids: Vec<(u8, usize)>,
-    group: Vec<u32>,
-    exact: Vec<u32>,
+/// The distinct 4-byte heads of a large group's literal runs, each
+/// with how many members have it: open addressing over a table sized
+/// once from the number of 4-grams, since a general hash map costs
+/// several times more per 4-gram.
+struct HeadTable {
+    /// Index in `heads`, or NONE.
+    slots: Vec<u32>,
+    shift: u32,
+    /// (head, members having it, last member counted).
+    heads: Vec<(u32, u32, u32)>,
 }
 
-/// Insert `arena[at..at + len]` (depmod's way; labels stay ranges of the
-/// arena, so building allocates nothing per byte).
-fn insert(
-    nodes: &mut Vec<BNode>,
-    arena: &[u8],
-    at: usize,
-    len: usize,
-) -> usize {
-    let s = &arena[at..at + len];
-    let mut n = 0;
+impl HeadTable {
+    fn new(grams: usize) -> HeadTable {
+        let n = (2 * grams).next_power_of_two().max(2);
+        HeadTable {
+            slots: vec![NONE; n],
+            shift: 32 - n.trailing_zeros(),
+            heads: Vec::new(),
+        }
+    }
+
+    /// Count `head` for `member` (once per member, members in order);
+    /// returns its index in `heads`.
+    fn count(&mut self, head: u32, member: u32) -> u32 {
+        let mask = self.slots.len() - 1;
+        let mut i = (head.wrapping_mul(BLOOM_MUL) >> self.shift) as usize;
+        loop {
+            let n = self.slots[i];
+            if n == NONE {
+                self.slots[i] = self.heads.len() as u32;
+                self.heads.push((head, 1, member));
+                return self.slots[i];
+            }
+            let h = &mut self.heads[n as usize];
+            if h.0 == head {
+                if h.2 != member {
+                    h.1 += 1;
+                    h.2 = member;
+                }
+                return n;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// Length of the common prefix of `a` and `b`, eight bytes at a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let w8 = |x: &[u8], at: usize| {
+        u64::from_le_bytes(x[at..at + 8].try_into().unwrap())
+    };
     let mut i = 0;
-    loop {
-        let (ls, ll) = (nodes[n].label.0 as usize, nodes[n].label.1 as usize);
-        let label = &arena[ls..ls + ll];
-        let common =
-            label.iter().zip(&s[i..]).take_while(|(a, b)| a == b).count();
-        if common < ll {
-            let ch = label[common];
-            let rest = BNode {
-                label: ((ls + common + 1) as u32, (ll - common - 1) as u32),
-                kids: std::mem::take(&mut nodes[n].kids),
-                group: std::mem::take(&mut nodes[n].group),
-                exact: std::mem::take(&mut nodes[n].exact),
-            };
-            nodes[n].label.1 = common as u32;
-            nodes.push(rest);
-            let id = nodes.len() - 1;
-            nodes[n].kids.push((ch, id));
+    while i + 8 <= n {
+        let x = w8(a, i) ^ w8(b, i);
+        if x != 0 {
+            return i + (x.trailing_zeros() / 8) as usize;
         }
-        i += common;
-        let Some(&ch) = s.get(i) else { return n };
-        match nodes[n].kids.iter().find(|k| k.0 == ch) {
-            Some(&(_, c)) => {
-                n = c;
-                i += 1;
+        i += 8;
+    }
+    i + a[i..n].iter().zip(&b[i..n]).take_while(|(x, y)| x == y).count()
+}
+
+/// A node of the Patricia trie under construction.
+#[derive(Clone, Copy)]
+struct BNode {
+    /// Length of the node's path.
+    depth: u32,
+    /// Where in the arena a string with this path starts: the node's
+    /// edge byte and label are read from there.
+    at: u32,
+    parent: u32,
+}
+
+/// The Patricia trie over `lits` (ranges of `arena`), which must list
+/// every string sharing a prefix back to back (as a post-order walk of
+/// the index does). Built in one pass along the rightmost path, as a
+/// suffix tree from an LCP array: no node is ever split or searched.
+/// Returns the nodes (root first) and each string's node.
+fn shape(
+    arena: &[u8],
+    lits: impl ExactSizeIterator<Item = (u32, u32)>,
+) -> (Vec<BNode>, Vec<u32>) {
+    let n = lits.len();
+    let mut nodes = Vec::with_capacity(n + n / 2 + 1);
+    nodes.push(BNode { depth: 0, at: 0, parent: NONE });
+    let mut node_of = Vec::with_capacity(n);
+    let mut path = vec![0u32];
+    let mut prev: &[u8] = &[];
+    for (at, len) in lits {
+        let s = &arena[at as usize..(at + len) as usize];
+        let l = common_prefix(prev, s) as u32;
+        // Close the nodes below the common prefix; a node at depth `l`
+        // appears between the last closed one and its parent if needed.
+        while let [.., below, top] = path[..] {
+            let (below, top) = (below as usize, top as usize);
+            if nodes[top].depth <= l {
+                break;
             }
-            None => {
-                nodes.push(BNode {
-                    label: ((at + i + 1) as u32, (len - i - 1) as u32),
-                    ..BNode::default()
-                });
-                let id = nodes.len() - 1;
-                nodes[n].kids.push((ch, id));
-                return id;
+            path.pop();
+            if nodes[below].depth < l {
+                let at = nodes[top].at;
+                nodes.push(BNode { depth: l, at, parent: below as u32 });
+                nodes[top].parent = nodes.len() as u32 - 1;
+                path.push(nodes.len() as u32 - 1);
             }
         }
+        let top = *path.last().unwrap();
+        let node = if nodes[top as usize].depth == len {
+            top
+        } else {
+            nodes.push(BNode { depth: len, at, parent: top });
+            path.push(nodes.len() as u32 - 1);
+            nodes.len() as u32 - 1
+        };
+        node_of.push(node);
+        prev = s;
+    }
+    (nodes, node_of)
+}
+
+impl BNode {
+    /// The node's label as a range of the arena, and the byte on the
+    /// edge to it (the root has neither).
+    fn label(&self, nodes: &[BNode], arena: &[u8]) -> (u32, u32, u8) {
+        if self.parent == NONE {
+            return (0, 0, 0);
+        }
+        let p = nodes[self.parent as usize].depth;
+        (self.at + p + 1, self.depth - p - 1, arena[(self.at + p) as usize])
     }
 }
 
@@ -257,102 +331,163 @@ impl AliasMatcher {
 
     /// Compile an extracted pattern table.
     pub fn from_patterns(pats: Patterns) -> AliasMatcher {
-        let mut b = Vec::with_capacity(pats.entries.len());
-        b.push(BNode::default());
-        for (id, e) in pats.entries.iter().enumerate() {
-            let (at, len) = (e.key as usize, e.key_len as usize);
-            if e.wild_len == 0 {
-                let n = insert(&mut b, &pats.keys, at, len);
-                b[n].exact.push(id as u32);
-            } else {
-                let n = insert(&mut b, &pats.keys, at, e.prefix as usize);
-                b[n].group.push(id as u32);
-            }
-        }
+        let n = pats.entries.len();
+        // Literal entries end at their key's end, the others at their
+        // literal part's; `Patterns` lists them in post-order.
+        let lits = pats.entries.iter().map(|e| {
+            (e.key, if e.wild_len == 0 { e.key_len } else { e.prefix })
+        });
+        let (b, node_of) = shape(&pats.keys, lits);
+        let labels: Vec<_> =
+            b.iter().map(|x| x.label(&b, &pats.keys)).collect();
         let mut m = AliasMatcher {
             pats,
             trie: Vec::new(),
             exact: Vec::new(),
             groups: Vec::new(),
-            cands: Vec::new(),
+            cands: Vec::with_capacity(n),
             anchors: Vec::new(),
             bloom: Vec::new(),
-            tails: Vec::new(),
+            tails: Vec::with_capacity(n),
             globs: Globs::default(),
         };
         // Thousands of entries share a tail (`*sv*sd*bc*sc*i*`): compile
-        // each distinct one once.
-        let mut tails = Vec::with_capacity(m.pats.entries.len());
+        // each distinct one once. Neighbours in post-order often share
+        // one: the last tail spares most lookups.
         let mut seen: super::fxhash::FxHashMap<&[u8], GlobId> =
             Default::default();
+        let mut last: Option<(&[u8], GlobId)> = None;
         for e in &m.pats.entries {
-            tails.push(if e.wild_len == 0 {
-                NONE
-            } else {
-                let tail = &m.pats.key(e)[e.prefix as usize..];
-                *seen
+            if e.wild_len == 0 {
+                m.tails.push(NONE);
+                continue;
+            }
+            let tail = &m.pats.key(e)[e.prefix as usize..];
+            let glob = match last {
+                Some((t, g)) if t == tail => g,
+                _ => *seen
                     .entry(tail)
-                    .or_insert_with(|| m.globs.compile(tail).unwrap_or(NONE))
-            });
+                    .or_insert_with(|| m.globs.compile(tail).unwrap_or(NONE)),
+            };
+            last = Some((tail, glob));
+            m.tails.push(glob);
         }
-        m.tails = tails;
+        // Each node's children, grouped by parent (counting sort), then
+        // in byte order; its literal entries and group members likewise,
+        // in entry order.
+        let mut kid0 = vec![0u32; b.len() + 1];
+        for c in &b[1..] {
+            kid0[c.parent as usize + 1] += 1;
+        }
+        for i in 0..b.len() {
+            kid0[i + 1] += kid0[i];
+        }
+        let mut fill = kid0.clone();
+        let mut kids = vec![(0u8, 0u32); b.len() - 1];
+        for (c, node) in b.iter().enumerate().skip(1) {
+            let p = node.parent as usize;
+            kids[fill[p] as usize] = (labels[c].2, c as u32);
+            fill[p] += 1;
+        }
+        let kids_of = |n: usize| kid0[n] as usize..kid0[n + 1] as usize;
+        for n in 0..b.len() {
+            let k = &mut kids[kids_of(n)];
+            // Mostly in order already: children appear in byte order.
+            if !k.is_sorted_by_key(|k| k.0) {
+                k.sort_unstable_by_key(|k| k.0);
+            }
+        }
+        // Per node: how many literal entries, then where they start in
+        // `exact`.
+        let mut x0 = vec![0u32; b.len()];
+        let mut mem0 = vec![0u32; b.len() + 1];
+        for (e, &node) in m.pats.entries.iter().zip(&node_of) {
+            if e.wild_len == 0 {
+                x0[node as usize] += 1;
+            } else {
+                mem0[node as usize + 1] += 1;
+            }
+        }
+        for i in 0..b.len() {
+            mem0[i + 1] += mem0[i];
+        }
+        let mut members = vec![0u32; mem0[b.len()] as usize];
+        m.groups
+            .reserve_exact(mem0.windows(2).filter(|w| w[0] < w[1]).count());
+        fill.copy_from_slice(&mem0);
         // Pre-order: a node, then its children in byte order, so the
         // first child usually shares the parent's cache line.
-        for n in &mut b {
-            n.kids.sort_unstable_by_key(|k| k.0);
-        }
         let mut order = Vec::with_capacity(b.len());
-        let mut stack = vec![0usize];
+        let mut stack = vec![0u32];
         while let Some(n) = stack.pop() {
-            order.push(n);
-            stack.extend(b[n].kids.iter().rev().map(|k| k.1));
+            order.push(n as usize);
+            stack.extend(kids[kids_of(n as usize)].iter().rev().map(|k| k.1));
         }
         let mut offset = vec![0u32; b.len()];
         let mut size = 0usize;
+        let mut x = 0u32;
         for &n in &order {
             offset[n] = size as u32;
-            let nk = match (b[n].kids.first(), b[n].kids.last()) {
+            let k = &kids[kids_of(n)];
+            let nk = match (k.first(), k.last()) {
                 (Some(f), Some(l)) => usize::from(l.0 - f.0) + 1,
                 _ => 0,
             };
-            size += NODE_HEADER + b[n].label.1 as usize + 4 * nk;
+            size += NODE_HEADER + labels[n].1 as usize + 4 * nk;
+            // Exact entries go in pre-order, each node's in entry order.
+            let c = x0[n];
+            x0[n] = x;
+            x += c;
         }
-        m.trie.reserve(size);
+        m.exact.resize(x as usize, 0);
+        let mut xfill = x0.clone();
+        for (id, (e, &node)) in m.pats.entries.iter().zip(&node_of).enumerate()
+        {
+            let node = node as usize;
+            let slot = if e.wild_len == 0 { &mut xfill } else { &mut fill };
+            let at = slot[node] as usize;
+            slot[node] += 1;
+            if e.wild_len == 0 {
+                m.exact[at] = id as u32;
+            } else {
+                members[at] = id as u32;
+            }
+        }
+        m.trie.reserve_exact(size);
         for &n in &order {
-            let group = if b[n].group.is_empty() {
+            let group = if mem0[n] == mem0[n + 1] {
                 NONE
             } else {
-                let members = std::mem::take(&mut b[n].group);
-                m.add_group(&members)
+                m.add_group(&members[mem0[n] as usize..mem0[n + 1] as usize])
             };
-            let node = &b[n];
-            let (first, last) = match (node.kids.first(), node.kids.last()) {
+            let k = &kids[kids_of(n)];
+            let (first, last) = match (k.first(), k.last()) {
                 (Some(f), Some(l)) => (f.0, l.0),
                 _ => (1, 0),
             };
+            let (ls, ll) = (labels[n].0 as usize, labels[n].1 as usize);
+            let nx = xfill[n] - x0[n];
             let t = &mut m.trie;
             t.extend_from_slice(&group.to_le_bytes());
-            t.extend_from_slice(&(m.exact.len() as u32).to_le_bytes());
-            t.extend_from_slice(&(node.exact.len() as u16).to_le_bytes());
+            t.extend_from_slice(&x0[n].to_le_bytes());
+            t.extend_from_slice(&(nx as u16).to_le_bytes());
             t.push(first);
             t.push(last);
-            let (ls, ll) = (node.label.0 as usize, node.label.1 as usize);
             t.extend_from_slice(&(ll as u16).to_le_bytes());
             t.extend_from_slice(&m.pats.keys[ls..ls + ll]);
             if first <= last {
-                let mut k = node.kids.iter().peekable();
+                let mut k = k.iter().peekable();
                 for c in first..=last {
                     let o = match k.peek() {
                         Some(&&(kc, kn)) if kc == c => {
                             k.next();
-                            offset[kn]
+                            offset[kn as usize]
                         }
                         _ => NONE,
                     };
                     t.extend_from_slice(&o.to_le_bytes());
                 }
             }
-            m.exact.extend_from_slice(&node.exact);
         }
         m
     }
@@ -380,46 +515,41 @@ impl AliasMatcher {
             // that the fewest entries of the group share, so no head is
             // crowded (`d000` would be in hundreds of pci patterns).
             // Every 4-gram of every member's literal runs, computed once:
-            // (member, head, offset in the tail, bytes left in the run).
-            let mut grams: Vec<(u32, u32, u32, u32)> = Vec::new();
-            for (k, &id) in members.iter().enumerate() {
+            // (member, head, offset in the tail, bytes left in the run);
+            // then the head is replaced by its slot in `heads`: the head,
+            // how many members have it and the last one counted.
+            let tails = members.iter().map(|&id| {
                 let e = &self.pats.entries[id as usize];
-                let t = &self.pats.key(e)[e.prefix as usize..];
-                for (s, l) in runs(t) {
+                &self.pats.key(e)[e.prefix as usize..]
+            });
+            let mut grams: Vec<(u32, u32, u32, u32)> =
+                Vec::with_capacity(tails.clone().map(<[u8]>::len).sum());
+            let mut rs = Vec::new();
+            for (k, t) in tails.enumerate() {
+                runs(t, &mut rs);
+                for &(s, l) in &rs {
                     for at in s..(s + l).saturating_sub(HEAD - 1) {
                         let left = (s + l - at) as u32;
-                        grams.push((
-                            k as u32,
-                            head_of(&t[at..]),
-                            at as u32,
-                            left,
-                        ));
+                        let h = head_of(&t[at..]);
+                        grams.push((k as u32, h, at as u32, left));
                     }
                 }
             }
-            // How many members have each head (counted once per member).
-            let mut count: super::fxhash::FxHashMap<u32, u32> =
-                Default::default();
-            let mut mine: Vec<u32> = Vec::new();
-            for chunk in grams.chunk_by(|x, y| x.0 == y.0) {
-                mine.clear();
-                mine.extend(chunk.iter().map(|g| g.1));
-                mine.sort_unstable();
-                mine.dedup();
-                for &h in &mine {
-                    *count.entry(h).or_default() += 1;
-                }
+            let mut heads = HeadTable::new(grams.len());
+            for g in &mut grams {
+                g.1 = heads.count(g.1, g.0);
             }
+            let heads = heads.heads;
             let mut anchored = Vec::new();
             let mut unanchored = Vec::new();
             let mut best: Vec<Option<(u32, u32, u32)>> =
                 vec![None; members.len()];
             for chunk in grams.chunk_by(|x, y| x.0 == y.0) {
-                let pick = chunk.iter().min_by_key(|&&(_, h, _, left)| {
-                    (count[&h], std::cmp::Reverse(left))
+                let pick = chunk.iter().min_by_key(|&&(_, n, _, left)| {
+                    (heads[n as usize].1, std::cmp::Reverse(left))
                 });
-                if let Some(&(k, h, at, left)) = pick {
-                    best[k as usize] = Some((h, at, left));
+                if let Some(&(k, n, at, left)) = pick {
+                    best[k as usize] = Some((heads[n as usize].0, at, left));
                 }
             }
             for (&id, best) in members.iter().zip(best) {
@@ -442,7 +572,8 @@ impl AliasMatcher {
             for id in unanchored {
                 self.push_cand(id);
             }
-            anchored.sort_by_key(|a| (a.head, a.entry));
+            // Entries are distinct: the order is total.
+            anchored.sort_unstable_by_key(|a| (a.head, a.entry));
             let mut heads: Vec<u32> =
                 anchored.iter().map(|a| a.head).collect();
             heads.dedup();
@@ -676,7 +807,36 @@ impl AliasMatcher {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    /// The runs of `tail`, into a vector that held something else.
+    fn runs(tail: &[u8]) -> Vec<(usize, usize)> {
+        let mut out = vec![(0, 0)];
+        super::runs(tail, &mut out);
+        out
+    }
+
+    #[test]
+    fn shape_of_post_order() {
+        // As a post-order walk lists them: a prefix after its extensions.
+        let arena = b"abcabdabxab";
+        let lits = [(0, 3), (3, 3), (6, 2), (9, 2), (9, 0)];
+        let (nodes, node_of) = super::shape(arena, lits.into_iter());
+        let path = |n: u32| {
+            let mut p = Vec::new();
+            let mut n = n as usize;
+            while nodes[n].parent != super::NONE {
+                let (at, len, edge) = nodes[n].label(&nodes, arena);
+                p.splice(0..0, arena[at as usize..][..len as usize].to_vec());
+                p.insert(0, edge);
+                n = nodes[n].parent as usize;
+            }
+            p
+        };
+        let paths: Vec<_> = node_of.iter().map(|&n| path(n)).collect();
+        assert_eq!(paths, [&b"abc"[..], b"abd", b"ab", b"ab", b""]);
+        // Root, abc, ab (appears when abd branches off), abd.
+        assert_eq!(nodes.len(), 4);
+        assert_eq!(node_of[2], node_of[3]);
+    }
 
     #[test]
     fn literal_runs() {

@@ -109,11 +109,25 @@ pub(crate) type GlobId = u32;
 impl Globs {
     /// Compile `tail`, or `None` when it must stay with `fnmatch`.
     pub(crate) fn compile(&mut self, tail: &[u8]) -> Option<GlobId> {
-        let mut segs: Vec<Vec<u16>> = vec![Vec::new()];
+        let marks = (self.segs.len(), self.elems.len(), self.sets.len());
+        let glob = self.parse(tail);
+        if glob.is_none() {
+            self.segs.truncate(marks.0);
+            self.elems.truncate(marks.1);
+            self.sets.truncate(marks.2);
+        }
+        glob
+    }
+
+    /// [`Globs::compile`], appending the segments, elements and sets
+    /// straight to the tables (the caller drops them on `None`).
+    fn parse(&mut self, tail: &[u8]) -> Option<GlobId> {
+        let seg0 = self.segs.len();
         let mut lead_star = false;
         let mut trail_star = false;
+        let mut need = 0;
+        let mut start = self.elems.len();
         let mut i = 0;
-        let mut sets = Vec::new();
         while i < tail.len() {
             trail_star = false;
             match tail[i] {
@@ -123,79 +137,77 @@ impl Globs {
                         lead_star = true;
                     }
                     trail_star = true;
-                    if !segs.last().is_some_and(Vec::is_empty) {
-                        segs.push(Vec::new());
-                    }
-                    i += 1;
-                    continue;
+                    need |= self.close_seg(start);
+                    start = self.elems.len();
                 }
-                b'?' => segs.last_mut()?.push(ANY),
+                b'?' => self.elems.push(ANY),
                 b'\\' => {
                     let c = *tail.get(i + 1)?;
                     if c == 0 {
                         return None;
                     }
-                    segs.last_mut()?.push(u16::from(c));
+                    self.elems.push(u16::from(c));
                     i += 1;
                 }
                 b'[' => {
                     let (end, set) = bracket_set(tail, i)?;
-                    let id = self.sets.len() + sets.len();
-                    sets.push(set);
-                    segs.last_mut()?.push(SET0 + u16::try_from(id).ok()?);
+                    let id = u16::try_from(self.sets.len()).ok()?;
+                    self.elems.push(SET0.checked_add(id)?);
+                    self.sets.push(set);
                     i = end;
                     continue;
                 }
-                c => segs.last_mut()?.push(u16::from(c)),
+                c => self.elems.push(u16::from(c)),
             }
             i += 1;
         }
-        if segs.last().is_some_and(Vec::is_empty) {
-            segs.pop();
-        }
-        if segs.len() > usize::from(u16::MAX)
-            || self.sets.len() + sets.len() > usize::from(u16::MAX - SET0)
+        need |= self.close_seg(start);
+        let nsegs = self.segs.len() - seg0;
+        if nsegs > usize::from(u16::MAX)
+            || self.sets.len() > usize::from(u16::MAX - SET0)
         {
             return None;
         }
-        self.sets.extend(sets);
-        let seg0 = self.segs.len() as u32;
-        for s in &segs {
-            let (mut word, mut mask) = (0u64, 0u64);
-            for (k, &e) in s.iter().take(8).enumerate() {
-                if e < ANY {
-                    word |= u64::from(e) << (8 * k);
-                    mask |= 0xff << (8 * k);
-                }
-            }
-            self.segs.push(Seg {
-                start: self.elems.len() as u32,
-                len: s.len() as u16,
-                exact: s.len() <= 8 && s.iter().all(|&e| e < ANY),
-                first_plain: s[0] < ANY,
-                word,
-                mask,
-            });
-            self.elems.extend_from_slice(s);
-        }
-        let mut need = 0u64;
-        for seg in &segs {
-            for w in seg.windows(2) {
-                if w[0] < ANY && w[1] < ANY {
-                    need |= 1
-                        << pair_bit(u16::from_le_bytes([
-                            w[0] as u8, w[1] as u8,
-                        ]));
-                }
-            }
-        }
         self.needs.push(need);
         self.globs.push(Glob {
-            segs: (seg0, segs.len() as u16),
+            segs: (seg0 as u32, nsegs as u16),
             lead_star,
             trail_star,
         });
         Some(self.globs.len() as GlobId - 1)
+    }
+
+    /// Make the elements from `start` on a segment, unless there are
+    /// none (a run of `*`); returns the signature bits of its pairs of
+    /// plain bytes.
+    fn close_seg(&mut self, start: usize) -> Signature {
+        let s = &self.elems[start..];
+        if s.is_empty() {
+            return 0;
+        }
+        let (mut word, mut mask) = (0u64, 0u64);
+        for (k, &e) in s.iter().take(8).enumerate() {
+            if e < ANY {
+                word |= u64::from(e) << (8 * k);
+                mask |= 0xff << (8 * k);
+            }
+        }
+        let mut need = 0u64;
+        for w in s.windows(2) {
+            if w[0] < ANY && w[1] < ANY {
+                need |= 1
+                    << pair_bit(u16::from_le_bytes([w[0] as u8, w[1] as u8]));
+            }
+        }
+        self.segs.push(Seg {
+            start: start as u32,
+            len: s.len() as u16,
+            exact: s.len() <= 8 && s.iter().all(|&e| e < ANY),
+            first_plain: s[0] < ANY,
+            word,
+            mask,
+        });
+        need
     }
 
     /// Does segment `s` match `key` at `at` (which must leave room)?

@@ -51,31 +51,37 @@ pub struct Patterns {
 impl Patterns {
     /// Extract the entries of `index` in post-order.
     pub fn from_index(index: &Index) -> Patterns {
-        let e = index.entries();
         let mut names: super::fxhash::FxHashMap<&[u8], u32> =
             Default::default();
         let mut modules = Vec::new();
-        let mut entries = Vec::with_capacity(e.list.len());
-        for en in &e.list {
+        let mut entries = Vec::with_capacity(index.value_count());
+        let (mut keys, mut wild) = (Vec::new(), Vec::new());
+        // Neighbours in post-order are often one module's aliases: the
+        // last name spares most lookups.
+        let mut last: Option<(&[u8], u32)> = None;
+        index.each_entry(&mut keys, &mut wild, |en, w| {
             let name = index.value_str(index.value(en.value));
-            let id = *names.entry(name).or_insert_with(|| {
-                modules.push(Box::from(name));
-                modules.len() as u32 - 1
-            });
-            let wild = e.wild(en);
+            let id = match last {
+                Some((n, id)) if n == name => id,
+                _ => *names.entry(name).or_insert_with(|| {
+                    modules.push(Box::from(name));
+                    modules.len() as u32 - 1
+                }),
+            };
+            last = Some((name, id));
             let key_len = en.key.end - en.key.start;
             entries.push(PEntry {
                 key: en.key.start,
                 key_len,
-                prefix: wild.first().map_or(key_len, |w| w.pos),
+                prefix: w.first().map_or(key_len, |w| w.pos),
                 priority: en.priority,
                 post: en.post,
                 module: ModuleId(id),
                 wild: en.wild.start,
                 wild_len: en.wild.end - en.wild.start,
             });
-        }
-        Patterns { keys: e.keys, wild: e.wild, entries, modules }
+        });
+        Patterns { keys, wild, entries, modules }
     }
 
     /// Number of entries.

@@ -92,6 +92,8 @@ pub struct Index {
     kids: Vec<u32>,
     values: Vec<Value>,
     root: Option<u32>,
+    /// Total length of all keys (one per value), for [`Index::entries`].
+    key_bytes: u64,
 }
 
 /// A position of a wildcard byte in an entry's key, and whether the
@@ -291,7 +293,7 @@ impl Index {
                 nvalues,
             });
         }
-        Ok(Index { bytes, nodes, kids, values, root })
+        Ok(Index { bytes, nodes, kids, values, root, key_bytes })
     }
 
     /// Parse a copy of `buf` (tests, fuzzing, generated indexes).
@@ -345,10 +347,16 @@ impl Index {
     /// on a stack they come off in byte order, as libkmod visits them.
     fn children_rev(&self, n: u32) -> impl Iterator<Item = (u8, u32)> + '_ {
         let node = self.nodes[n as usize];
-        // An empty range when the node has no children (first > last).
-        (node.first..=node.last)
-            .rev()
-            .filter_map(move |ch| self.child(n, ch).map(|c| (ch, c)))
+        // No slots when the node has no children (first > last).
+        let slots = if node.first <= node.last {
+            let k = node.kids as usize;
+            &self.kids[k..=k + usize::from(node.last - node.first)]
+        } else {
+            &[]
+        };
+        slots.iter().enumerate().rev().filter_map(move |(i, &c)| {
+            (c != NONE).then_some((node.first + i as u8, c))
+        })
     }
 
     fn values_of(&self, n: u32) -> Range<u32> {
@@ -490,9 +498,26 @@ impl Index {
     /// wildcard positions (see [`WildPos`]).
     pub fn entries(&self) -> Entries {
         let mut out = Entries::default();
-        let Some(root) = self.root else { return out };
-        out.list.reserve(self.values.len());
-        out.keys.reserve(self.values.len() * 32);
+        out.list.reserve_exact(self.values.len());
+        let (mut keys, mut wild) = (Vec::new(), Vec::new());
+        self.each_entry(&mut keys, &mut wild, |e, _| out.list.push(e));
+        out.keys = keys;
+        out.wild = wild;
+        out
+    }
+
+    /// [`Index::entries`] without the list: each entry goes to `emit`,
+    /// with its wildcard positions, once its key is in `keys` and those
+    /// positions in `wild_out`, so a caller keeping its own table of
+    /// entries builds no other.
+    pub fn each_entry(
+        &self,
+        keys: &mut Vec<u8>,
+        wild_out: &mut Vec<WildPos>,
+        mut emit: impl FnMut(Entry, &[WildPos]),
+    ) {
+        let Some(root) = self.root else { return };
+        keys.reserve_exact(self.key_bytes as usize);
         enum Frame {
             Enter { node: u32, edge: Option<u8> },
             Exit { node: u32, path: usize, wild: usize },
@@ -514,14 +539,14 @@ impl Index {
                         }
                         path.push(ch);
                     }
-                    for &b in self.prefix(node) {
+                    let p = self.prefix(node);
+                    let at = path.len();
+                    path.extend_from_slice(p);
+                    for (j, &b) in p.iter().enumerate() {
                         if is_wildcard(b) {
-                            wild.push(WildPos {
-                                pos: path.len() as u32,
-                                edge: false,
-                            });
+                            let pos = (at + j) as u32;
+                            wild.push(WildPos { pos, edge: false });
                         }
-                        path.push(b);
                     }
                     stack.push(Frame::Exit { node, path: plen, wild: wlen });
                     stack.extend(self.children_rev(node).map(|(ch, c)| {
@@ -530,17 +555,18 @@ impl Index {
                 }
                 Frame::Exit { node, path: plen, wild: wlen } => {
                     for v in self.values_of(node) {
-                        let k0 = out.keys.len() as u32;
-                        out.keys.extend_from_slice(&path);
-                        let w0 = out.wild.len() as u32;
-                        out.wild.extend_from_slice(&wild);
-                        out.list.push(Entry {
-                            key: k0..out.keys.len() as u32,
+                        let k0 = keys.len() as u32;
+                        keys.extend_from_slice(&path);
+                        let w0 = wild_out.len() as u32;
+                        wild_out.extend_from_slice(&wild);
+                        let e = Entry {
+                            key: k0..keys.len() as u32,
                             value: v,
                             priority: self.values[v as usize].priority,
                             post,
-                            wild: w0..out.wild.len() as u32,
-                        });
+                            wild: w0..wild_out.len() as u32,
+                        };
+                        emit(e, &wild);
                         post += 1;
                     }
                     path.truncate(plen);
@@ -548,7 +574,6 @@ impl Index {
                 }
             }
         }
-        out
     }
 }
 
