@@ -245,7 +245,7 @@ pub fn prepare<'a>(
                 let node = if last.1 != u32::MAX && last.0 == r.devpath {
                     last.1
                 } else {
-                    let n = tree.intern_hashed(r.devpath, r.hash);
+                    let n = tree.intern_near(r.devpath, r.hash, last.1);
                     last = (r.devpath, n);
                     n
                 };

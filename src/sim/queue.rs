@@ -81,6 +81,20 @@ impl<'a> PathTree<'a> {
 
     /// [`PathTree::intern`] with the path's hash already computed.
     pub fn intern_hashed(&mut self, path: &'a [u8], hash: u64) -> NodeId {
+        self.intern_near(path, hash, NONE)
+    }
+
+    /// [`PathTree::intern_hashed`] with a hint: `near` is a node
+    /// interned just before (or [`NONE`]). A new path's parent is
+    /// usually `near` or one of its ancestors (`add X` then `add X/Y`,
+    /// siblings in a row); it is then found by comparing a few recent,
+    /// cached paths instead of another hash probe.
+    pub fn intern_near(
+        &mut self,
+        path: &'a [u8],
+        hash: u64,
+        near: NodeId,
+    ) -> NodeId {
         let taken = match self.by_hash.get(&hash) {
             Some(&id) if self.paths[id as usize] == path => return id,
             Some(_) => true,
@@ -92,7 +106,10 @@ impl<'a> PathTree<'a> {
             }
         }
         let parent = match memchr::memrchr(b'/', path) {
-            Some(i) if i > 0 => Some(self.intern(&path[..i])),
+            Some(i) if i > 0 => Some(
+                self.ancestor_with(near, &path[..i])
+                    .unwrap_or_else(|| self.intern(&path[..i])),
+            ),
             _ => None,
         };
         let id = self.parent.len() as NodeId;
@@ -104,6 +121,20 @@ impl<'a> PathTree<'a> {
             self.by_hash.insert(hash, id);
         }
         id
+    }
+
+    /// `near` or the ancestor of it whose path is `path`, if any.
+    /// Ancestors are strictly shorter, so the walk stops at the length.
+    fn ancestor_with(&self, near: NodeId, path: &[u8]) -> Option<NodeId> {
+        let mut x = near;
+        while x != NONE {
+            let p = self.paths[x as usize];
+            if p.len() <= path.len() {
+                return (p == path).then_some(x);
+            }
+            x = self.parent[x as usize].unwrap_or(NONE);
+        }
+        None
     }
 
     /// A node with no ancestors for a device number (`b` or `c`,
