@@ -12,10 +12,8 @@
 //!    60 generic `usb:v*p*d*dc*dsc*dp*icXXiscYYipZZin*` patterns) is
 //!    indexed by an *anchor* per entry: the longest run of plain bytes
 //!    in its tail, which must appear somewhere in the key's tail since
-//!    every element but `*` consumes one byte. The key is read in 4-byte
-//!    windows every `stride` bytes (an anchor of `stride + 3` bytes or
-//!    more has all of its first `stride` grams indexed, so one of them
-//!    falls on a window); a bitmap and a sorted table of grams give the
+//!    every element but `*` consumes one byte. A sliding 4-byte window
+//!    over the key, a bitmap and a sorted table of anchor heads give the
 //!    few entries worth an fnmatch; entries without a usable anchor are
 //!    always checked.
 //! 3. Small-group entries first pass a 64-bit signature test (hashed
@@ -70,8 +68,6 @@ struct Group {
     /// Bitmap over hashed heads: offset in `bloom` and log2 of its bits.
     bloom: u32,
     bloom_bits: u32,
-    /// The key is looked at every `stride` bytes (see [`Anchor`]).
-    stride: u32,
 }
 
 /// An entry to check, with its prefilter and compiled tail at hand.
@@ -82,35 +78,17 @@ struct Cand {
     entry: u32,
 }
 
-/// One 4-gram of an entry's anchor. The anchor is a piece of a literal
-/// run of the entry's tail, at least `stride + 3` bytes long, that must
-/// occur in the key's tail; all of its first `stride` grams are indexed
-/// (`skip` is the gram's offset in the anchor). Any occurrence of the
-/// anchor then covers exactly one of the key positions `p`, `p +
-/// stride`, `p + 2 * stride`, ..., so the lookup reads only those
-/// windows: 6 instead of 44 for a usb modalias.
 #[derive(Debug, Clone, Copy)]
 struct Anchor {
     head: u32,
     entry: u32,
-    /// The anchor's first 8 bytes (little-endian, zero-padded), so most
+    /// Bytes 4..12 of the anchor (little-endian, zero-padded), so most
     /// candidates are refused without touching the pattern arena.
-    first: u64,
-    /// Offset of the anchor in the pattern arena.
+    next: u64,
+    /// Offset of the anchor in the pattern arena, and its length.
     at: u32,
-    /// Its length.
-    len: u16,
-    /// Offset of `head` in the anchor.
-    skip: u16,
+    len: u32,
 }
-
-/// Largest stride: longer anchors are rarer, and a run of 11 bytes is
-/// common in the generic patterns (`bc0Csc03i30`).
-const MAX_STRIDE: usize = 8;
-
-/// A stride is taken only if the grams it indexes are shared by at most
-/// this many members on average.
-const CROWD: usize = 4;
 
 /// `a == b` for slices of equal length, without a call for the short
 /// labels of the trie.
@@ -527,7 +505,6 @@ impl AliasMatcher {
             anchors: (self.anchors.len() as u32, 0),
             bloom: self.bloom.len() as u32,
             bloom_bits: 0,
-            stride: 1,
         };
         if members.len() <= SMALL_GROUP {
             for &id in members {
@@ -563,91 +540,40 @@ impl AliasMatcher {
                 g.1 = heads.count(g.1, g.0);
             }
             let heads = heads.heads;
-            // The stride: every anchored member must have a run of
-            // stride + 3 bytes (a gram's `left` at the start of a run is
-            // the run's length), and the grams indexed must stay rare
-            // (on average shared by at most CROWD members), or a window
-            // read saves less than its candidates cost (hid's 461
-            // `*v0000XXXXp0000YYYY` tails share `0000`).
-            let chunks: Vec<(usize, usize)> = grams
-                .chunk_by(|x, y| x.0 == y.0)
-                .scan(0, |lo, c| {
-                    let r = (*lo, *lo + c.len());
-                    *lo += c.len();
-                    Some(r)
-                })
-                .collect();
-            let longest = chunks
-                .iter()
-                .map(|&(lo, hi)| {
-                    grams[lo..hi]
-                        .iter()
-                        .map(|g| g.3 as usize)
-                        .max()
-                        .unwrap_or(0)
-                })
-                .min()
-                .unwrap_or(0);
-            // Sums of head counts, so a segment's cost is a difference.
-            let mut pre = Vec::with_capacity(grams.len() + 1);
-            pre.push(0u32);
-            for g in &grams {
-                pre.push(pre[pre.len() - 1] + heads[g.1 as usize].1);
-            }
-            // The cheapest segment of `s` grams of a member (grams
-            // `lo..hi`): its cost and first gram.
-            let cost = |s: usize, (lo, hi): (usize, usize)| {
-                (lo..hi)
-                    .filter(|&i| grams[i].3 as usize >= s + HEAD - 1)
-                    .map(|i| (pre[i + s] - pre[i], i))
-                    .min()
-            };
-            let stride = (2..=MAX_STRIDE
-                .min(longest.saturating_sub(HEAD - 1)))
-                .rev()
-                .find(|&s| {
-                    let total: u32 = chunks
-                        .iter()
-                        .map(|&c| cost(s, c).map_or(0, |(c, _)| c))
-                        .sum();
-                    total as usize <= CROWD * s * members.len()
-                })
-                .unwrap_or(1);
             let mut anchored = Vec::new();
             let mut unanchored = Vec::new();
-            // Per member: the index in `grams` of its anchor's first gram,
-            // the anchor whose `stride` grams the fewest members share.
-            let mut best: Vec<Option<usize>> = vec![None; members.len()];
-            for &c in &chunks {
-                if let Some((_, i)) = cost(stride, c) {
-                    best[grams[c.0].0 as usize] = Some(i);
+            let mut best: Vec<Option<(u32, u32, u32)>> =
+                vec![None; members.len()];
+            for chunk in grams.chunk_by(|x, y| x.0 == y.0) {
+                let pick = chunk.iter().min_by_key(|&&(_, n, _, left)| {
+                    (heads[n as usize].1, std::cmp::Reverse(left))
+                });
+                if let Some(&(k, n, at, left)) = pick {
+                    best[k as usize] = Some((heads[n as usize].0, at, left));
                 }
             }
             for (&id, best) in members.iter().zip(best) {
-                let Some(i) = best else {
+                let Some((head, at, len)) = best else {
                     unanchored.push(id);
                     continue;
                 };
-                let (at, len) = (grams[i].2 as usize, grams[i].3 as usize);
+                let (at, len) = (at as usize, len as usize);
                 let e = &self.pats.entries[id as usize];
                 let start = e.prefix as usize + at;
                 let a = &self.pats.key(e)[start..start + len];
-                for (skip, g) in grams[i..i + stride].iter().enumerate() {
-                    anchored.push(Anchor {
-                        head: heads[g.1 as usize].0,
-                        entry: id,
-                        first: next8(a, 0, len),
-                        at: e.key + start as u32,
-                        len: len as u16,
-                        skip: skip as u16,
-                    });
-                }
+                anchored.push(Anchor {
+                    head,
+                    entry: id,
+                    next: next8(a, HEAD, len - HEAD),
+                    at: e.key + start as u32,
+                    len: len as u32,
+                });
             }
             for id in unanchored {
                 self.push_cand(id);
             }
-            // (head, entry, skip) is unique: the order is total.
-            anchored.sort_unstable_by_key(|a| (a.head, a.entry, a.skip));
+            // Entries are distinct: the order is total.
+            anchored.sort_unstable_by_key(|a| (a.head, a.entry));
             let mut heads: Vec<u32> =
                 anchored.iter().map(|a| a.head).collect();
             heads.dedup();
@@ -662,7 +588,6 @@ impl AliasMatcher {
                 self.bloom[b0 + bit / 64] |= 1 << (bit % 64);
             }
             g.bloom_bits = log2;
-            g.stride = stride as u32;
             g.anchors.1 = anchored.len() as u32;
             self.anchors.extend(anchored);
         }
@@ -801,33 +726,34 @@ impl AliasMatcher {
         let mut nseen = 0;
         let mut more: Vec<u32> = Vec::new();
         let shift = 32 - g.bloom_bits;
-        let stride = g.stride as usize;
-        let mut pos = p;
-        while pos + HEAD <= key.len() {
-            let w = &key[pos..pos + HEAD];
-            let this = pos;
-            pos += stride;
+        for (w, pos) in key[p..].windows(HEAD).zip(p..) {
             let h = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
             let bit = (h.wrapping_mul(BLOOM_MUL) >> shift) as usize;
             if bloom[bit / 64] & (1 << (bit % 64)) == 0 {
                 continue;
             }
             let lo = anchors.partition_point(|a| a.head < h);
+            let rest = key.len() - pos;
+            let mut kn: Option<u64> = None;
             for a in anchors[lo..].iter().take_while(|a| a.head == h) {
-                let (skip, len) = (usize::from(a.skip), usize::from(a.len));
-                if this < p + skip || len > key.len() - (this - skip) {
+                let len = a.len as usize;
+                if len > rest {
                     continue;
                 }
-                let start = this - skip;
-                let mask =
-                    if len >= 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 };
-                if next8(key, start, 8) & mask != a.first {
+                let want =
+                    *kn.get_or_insert_with(|| next8(key, pos + HEAD, 8));
+                let mask = if len - HEAD >= 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (8 * (len - HEAD))) - 1
+                };
+                if want & mask != a.next {
                     continue;
                 }
-                if len > 8 {
+                if len > HEAD + 8 {
                     let at = a.at as usize;
-                    let rest = &self.pats.keys[at + 8..at + len];
-                    if key[start + 8..start + len] != *rest {
+                    let anc = &self.pats.keys[at..at + len];
+                    if key[pos..pos + len] != *anc {
                         continue;
                     }
                 }
