@@ -81,6 +81,30 @@ pub fn lookup_key<'a>(ev: &Uevent<'a>) -> Option<&'a [u8]> {
     })
 }
 
+/// The value of `key` (given with its `=`) in an environment, found
+/// with one substring search; the match must start an entry.
+fn find_value<'a>(
+    env: &'a [u8],
+    key: &memchr::memmem::Finder<'_>,
+    ev: &Uevent<'a>,
+) -> Option<&'a [u8]> {
+    let sep = match ev.separator() {
+        crate::uevent::Separator::Nul => 0,
+        crate::uevent::Separator::Newline => b'\n',
+    };
+    let mut from = 0;
+    while let Some(i) = key.find(&env[from..]) {
+        let at = from + i;
+        if at == 0 || env[at - 1] == sep {
+            let v = &env[at + key.needle().len()..];
+            let end = memchr::memchr(sep, v).unwrap_or(v.len());
+            return Some(&v[..end]);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// What the parsing stage hands the interning stage per event: views
 /// into the trace and small numbers, no allocation.
 #[derive(Clone, Copy)]
@@ -124,6 +148,12 @@ fn parse_stage<'a>(
     // other thread: the two stages then take about the same time.
     let mut aliases: FxHashMap<&'a [u8], u32> = FxHashMap::default();
     let mut subsystem_ids: FxHashMap<&'a [u8], u16> = FxHashMap::default();
+    let (f_old, f_major, f_minor, f_synth) = (
+        memchr::memmem::Finder::new(b"DEVPATH_OLD="),
+        memchr::memmem::Finder::new(b"MAJOR="),
+        memchr::memmem::Finder::new(b"MINOR="),
+        memchr::memmem::Finder::new(b"SYNTH_UUID="),
+    );
     let mut malformed = 0u64;
     let mut malformed_records = Vec::new();
     let mut batch = Vec::with_capacity(BATCH);
@@ -146,11 +176,14 @@ fn parse_stage<'a>(
                 continue;
             }
         };
-        // The few keys udevd's queue and the kernel care about, picked
-        // out by the parser's pass.
-        let old = ev.devpath_old();
-        let major = ev.major().and_then(parse_u64);
-        let minor = major.and(ev.minor()).and_then(parse_u64);
+        // The few keys udevd's queue and the kernel care about, found
+        // with SIMD substring search (most events have none of them).
+        let env = ev.env();
+        let old = find_value(env, &f_old, &ev);
+        let major = find_value(env, &f_major, &ev).and_then(parse_u64);
+        let minor = major
+            .and_then(|_| find_value(env, &f_minor, &ev))
+            .and_then(parse_u64);
         let devnum = match (major, minor) {
             (Some(major), Some(minor)) if major != 0 => {
                 let block = u64::from(ev.subsystem() == Some(b"block")) << 63;
@@ -192,7 +225,7 @@ fn parse_stage<'a>(
             lookup_id,
             seqnum: ev.seqnum().unwrap_or(0),
             arrival_ns: ev.timestamp_ns().unwrap_or(0),
-            exists: ev.synth_uuid().is_some(),
+            exists: find_value(env, &f_synth, &ev).is_some(),
             bound: ev.driver().is_some(),
         });
         n += 1;

@@ -157,7 +157,6 @@ pub(crate) fn from_scan<'a>(
         timestamp_ns: None,
         env,
         sep,
-        queue_keys: super::QueueKeys::new(&scan.queue_keys, env),
     })
 }
 

@@ -175,73 +175,9 @@ pub struct Uevent<'a> {
     pub(crate) timestamp_ns: Option<u64>,
     pub(crate) env: &'a [u8],
     pub(crate) sep: Separator,
-    pub(crate) queue_keys: QueueKeys,
-}
-
-/// Where the values of the keys udevd's queue reads sit in `env`
-/// (`DEVPATH_OLD`, `MAJOR`, `MINOR`, `SYNTH_UUID`), found by the same
-/// pass as the other fields. Kept as 32-bit offsets: these keys are
-/// rare, and four more slices would add 64 bytes to every event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct QueueKeys {
-    /// (start, length) in `env`; `start == u32::MAX` when absent.
-    spans: [(u32, u32); 4],
-}
-
-impl Default for QueueKeys {
-    fn default() -> Self {
-        QueueKeys { spans: [(u32::MAX, 0); 4] }
-    }
-}
-
-impl QueueKeys {
-    const DEVPATH_OLD: usize = 0;
-    const MAJOR: usize = 1;
-    const MINOR: usize = 2;
-    const SYNTH_UUID: usize = 3;
-
-    /// The offsets of `values` (views into `env`, as a [`Scan`] found
-    /// them) in `env`.
-    #[inline(always)]
-    pub(crate) fn new(values: &[Option<&[u8]>; 4], env: &[u8]) -> Self {
-        let mut keys = QueueKeys::default();
-        for (span, v) in keys.spans.iter_mut().zip(values) {
-            if let Some(v) = v {
-                // A view's place in its buffer, from the addresses.
-                let start =
-                    (v.as_ptr() as usize).wrapping_sub(env.as_ptr() as usize);
-                if start <= env.len() && v.len() <= env.len() - start {
-                    *span = (start as u32, v.len() as u32);
-                }
-            }
-        }
-        keys
-    }
-
-    fn get<'a>(&self, k: usize, env: &'a [u8]) -> Option<&'a [u8]> {
-        let (start, len) = self.spans[k];
-        (start != u32::MAX)
-            .then(|| &env[start as usize..(start + len) as usize])
-    }
 }
 
 impl<'a> Uevent<'a> {
-    /// `DEVPATH_OLD` (a `move` event's previous devpath).
-    pub fn devpath_old(&self) -> Option<&'a [u8]> {
-        self.queue_keys.get(QueueKeys::DEVPATH_OLD, self.env)
-    }
-    /// `MAJOR`, as bytes.
-    pub fn major(&self) -> Option<&'a [u8]> {
-        self.queue_keys.get(QueueKeys::MAJOR, self.env)
-    }
-    /// `MINOR`, as bytes.
-    pub fn minor(&self) -> Option<&'a [u8]> {
-        self.queue_keys.get(QueueKeys::MINOR, self.env)
-    }
-    /// `SYNTH_UUID` (set on events a `trigger` synthesized).
-    pub fn synth_uuid(&self) -> Option<&'a [u8]> {
-        self.queue_keys.get(QueueKeys::SYNTH_UUID, self.env)
-    }
     /// Kernel or udev.
     pub fn source(&self) -> Source {
         self.source
@@ -378,8 +314,6 @@ pub(crate) struct Scan<'a> {
     pub driver: Option<&'a [u8]>,
     pub modalias: Option<&'a [u8]>,
     pub seqnum: Option<(&'a [u8], usize)>,
-    /// `DEVPATH_OLD`, `MAJOR`, `MINOR`, `SYNTH_UUID` (see [`QueueKeys`]).
-    pub queue_keys: [Option<&'a [u8]>; 4],
 }
 
 impl<'a> Scan<'a> {
@@ -507,23 +441,6 @@ impl<'a> Scan<'a> {
                 self.modalias.get_or_insert(value);
                 return Ok(());
             }
-            (5, b'M') => {
-                let k = match key {
-                    b"MAJOR" => QueueKeys::MAJOR,
-                    b"MINOR" => QueueKeys::MINOR,
-                    _ => return Ok(()),
-                };
-                self.queue_keys[k].get_or_insert(value);
-                return Ok(());
-            }
-            (11, b'D') if key == b"DEVPATH_OLD" => {
-                self.queue_keys[QueueKeys::DEVPATH_OLD].get_or_insert(value);
-                return Ok(());
-            }
-            (10, b'S') if key == b"SYNTH_UUID" => {
-                self.queue_keys[QueueKeys::SYNTH_UUID].get_or_insert(value);
-                return Ok(());
-            }
             _ => return Ok(()),
         };
         if slot.is_some() {
@@ -634,7 +551,6 @@ mod tests {
             timestamp_ns: None,
             env: b"A=b=c\0B=\xff\n\0",
             sep: Separator::Nul,
-            queue_keys: QueueKeys::default(),
         };
         let e: Vec<_> = ev.entries().collect();
         assert_eq!(

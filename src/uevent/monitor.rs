@@ -236,7 +236,6 @@ fn finish<'a>(
             timestamp_ns: Some(h.ns),
             env,
             sep: Separator::Newline,
-            queue_keys: super::QueueKeys::new(&scan.queue_keys, env),
         });
     }
     // udevadm prints "n/a" for an action it does not know.

@@ -100,7 +100,6 @@ fn parse_at<'a>(
         timestamp_ns: None,
         env,
         sep: Separator::Newline,
-        queue_keys: super::QueueKeys::new(&scan.queue_keys, env),
     })
 }
 
