@@ -77,13 +77,14 @@ fn header_split(buf: &[u8]) -> Result<(usize, usize), ParseError> {
     let mut at = None;
     let mut i = 0;
     while i < buf.len() {
-        let [ma, mz] = crate::swar::masks16(buf, i, [b'@', 0]);
+        // 64 bytes a step: a header is 20 to 100 bytes.
+        let [ma, mz] = crate::swar::masks64(buf, i, [b'@', 0]);
         let mz = match at {
             Some(_) => mz,
             None => {
                 let m = ma | mz;
                 if m == 0 {
-                    i += 16;
+                    i += 64;
                     continue;
                 }
                 let k = m.trailing_zeros();
@@ -92,13 +93,13 @@ fn header_split(buf: &[u8]) -> Result<(usize, usize), ParseError> {
                 }
                 at = Some(i + k as usize);
                 // Only the NULs after the '@' count.
-                mz & !((2u32 << k) - 1)
+                mz & !((2u64 << k).wrapping_sub(1))
             }
         };
         if let (Some(at), true) = (at, mz != 0) {
             return Ok((at, i + mz.trailing_zeros() as usize));
         }
-        i += 16;
+        i += 64;
     }
     Err(ParseError::truncated("datagram header", buf.len()))
 }
