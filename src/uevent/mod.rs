@@ -38,7 +38,6 @@ mod error;
 pub mod kernel;
 pub mod libudev;
 pub mod monitor;
-
 pub mod sysfs;
 
 pub use bytes::Bytes;
@@ -356,14 +355,16 @@ impl<'a> Scan<'a> {
         // is looked at twice and a '=' costs no iteration.
         while i < len {
             let [mut s, e] = crate::swar::masks64(env, i, [sep, b'=']);
+            // The '=' bits from the open entry's start on (it starts in
+            // this block or before it; `pos - i` < 64 where this is used).
+            let eqs_from =
+                |pos: usize| e & (u64::MAX << pos.saturating_sub(i));
             while s != 0 {
                 let k = s.trailing_zeros();
                 s &= s - 1;
                 let j = i + k as usize;
                 if eq == IN_KEY {
-                    // The entry starts in this block or before it.
-                    let from = (pos - pos.min(i)) as u32;
-                    let first = e & (u64::MAX << from) & ((1u64 << k) - 1);
+                    let first = eqs_from(pos) & ((1u64 << k) - 1);
                     if first == 0 {
                         let kind = if j == pos {
                             ErrorKind::EmptyEntry
@@ -379,8 +380,7 @@ impl<'a> Scan<'a> {
             }
             if eq == IN_KEY && pos < i + 64 {
                 // The open entry's '=' may be in the rest of this block.
-                let from = (pos - pos.min(i)) as u32;
-                let first = e & (u64::MAX << from);
+                let first = eqs_from(pos);
                 if first != 0 {
                     eq = i + first.trailing_zeros() as usize;
                 }
