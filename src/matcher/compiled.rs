@@ -41,18 +41,28 @@ const SMALL_GROUP: usize = 6;
 /// Anchors are found through their first 4 bytes.
 const HEAD: usize = 4;
 
-/// Trie nodes live back to back in one byte blob, each in one piece so
-/// a step down the trie touches one or two cache lines:
+/// Trie nodes live back to back in one byte blob, each in one piece
+/// with the entries it checks, so a step down the trie touches one or
+/// two cache lines (the walk is bound by cache misses when lookups
+/// come in random order, as a coldplug's do):
 ///
 /// ```text
-///  0  u32 group        index into `groups`, or NONE
-///  4  u32 exact        start of the node's literal entries in `exact`
-///  8  u16 exact_len
-/// 10  u8  first, u8 last   child byte range (first > last: no children)
-/// 12  u16 label_len
-/// 14  label bytes, then u32 child offsets x (last - first + 1), NONE = absent
+///  0  u32 exact        start of the node's literal entries in `exact`
+///  4  u16 exact_len
+///  6  u8  first, u8 last   child byte range (first > last: no children)
+///  8  u16 label_len
+/// 10  u16 ncheck       candidates inline after the child table
+/// 12  u32 anchored     index into `anchored`, or NONE
+/// 16  a u32 for each of label_len, exact_len, ncheck (in that order)
+///     that reads WIDE: its real value
+///     label bytes, then u32 child offsets x (last - first + 1), NONE =
+///     absent, then ncheck candidates of CAND bytes (see `Cand::write`)
 /// ```
-const NODE_HEADER: usize = 14;
+const NODE_HEADER: usize = 16;
+/// A u16 header field too small for its value: a u32 follows.
+const WIDE: u16 = u16::MAX;
+/// Bytes of an inline candidate.
+const CAND: usize = 28;
 
 #[inline(always)]
 fn u32_at(b: &[u8], o: usize) -> u32 {
@@ -60,35 +70,83 @@ fn u32_at(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
 }
 
+/// The anchored entries of a large group.
 #[derive(Debug, Clone)]
-struct Group {
-    /// Every entry (small groups) or the unanchored ones (large).
-    check: (u32, u32),
-    /// Anchored entries, sorted by head.
+struct Anchored {
+    /// Range of `anchors`, sorted by head.
     anchors: (u32, u32),
     /// Bitmap over hashed heads: offset in `bloom` and log2 of its bits.
     bloom: u32,
     bloom_bits: u32,
+    /// Open-addressing table from a head to its first anchor: offset in
+    /// `head_slots` and log2 of its size.
+    slots: u32,
+    slot_bits: u32,
 }
 
-/// An entry to check, with its prefilter and compiled tail at hand.
+/// An entry to check, with its prefilter, compiled tail and what a hit
+/// records at hand, so checking it touches nothing else.
 #[derive(Debug, Clone, Copy)]
 struct Cand {
     need: Signature,
     glob: GlobId,
     entry: u32,
+    priority: u32,
+    post: u32,
+    module: ModuleId,
+}
+
+impl Cand {
+    fn write(&self, t: &mut Vec<u8>) {
+        t.extend_from_slice(&self.need.to_le_bytes());
+        for v in [self.glob, self.entry, self.priority, self.post] {
+            t.extend_from_slice(&v.to_le_bytes());
+        }
+        t.extend_from_slice(&self.module.0.to_le_bytes());
+    }
+
+    #[inline(always)]
+    fn read(c: &[u8; CAND]) -> Cand {
+        let w = |at: usize| {
+            u32::from_le_bytes([c[at], c[at + 1], c[at + 2], c[at + 3]])
+        };
+        Cand {
+            need: u64::from_le_bytes(c[..8].try_into().unwrap()),
+            glob: w(8),
+            entry: w(12),
+            priority: w(16),
+            post: w(20),
+            module: ModuleId(w(24)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Anchor {
     head: u32,
-    entry: u32,
     /// Bytes 4..12 of the anchor (little-endian, zero-padded), so most
     /// candidates are refused without touching the pattern arena.
     next: u64,
     /// Offset of the anchor in the pattern arena, and its length.
     at: u32,
     len: u32,
+    cand: Cand,
+}
+
+/// A software prefetch of the cache line at `p`: the trie walk asks for
+/// the next node before it checks the current node's entries.
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(
+            p.cast::<i8>(),
+            std::arch::x86_64::_MM_HINT_T0,
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// `a == b` for slices of equal length, without a call for the short
@@ -129,11 +187,11 @@ pub struct AliasMatcher {
     pats: Patterns,
     trie: Vec<u8>,
     exact: Vec<u32>,
-    groups: Vec<Group>,
-    /// Entries checked one by one, with what the check needs inline.
-    cands: Vec<Cand>,
+    anchored: Vec<Anchored>,
     anchors: Vec<Anchor>,
     bloom: Vec<u64>,
+    /// Index in `anchors` of a head's first anchor, or NONE.
+    head_slots: Vec<u32>,
     /// Each entry's compiled tail, or NONE (fnmatch it).
     tails: Vec<GlobId>,
     globs: Globs,
@@ -188,6 +246,13 @@ const BLOOM_MUL: u32 = 0x9E37_79B1;
 #[inline]
 fn bloom_bit(head: u32, bits: u32) -> u32 {
     head.wrapping_mul(BLOOM_MUL) >> (32 - bits)
+}
+
+/// A head's first slot in a table of `1 << bits` (another hash than
+/// the bloom's, so the two filters do not fail together).
+#[inline]
+fn head_slot(head: u32, bits: u32) -> usize {
+    ((u64::from(head) * 0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
 }
 
 /// The distinct 4-byte heads of a large group's literal runs, each
@@ -345,10 +410,10 @@ impl AliasMatcher {
             pats,
             trie: Vec::new(),
             exact: Vec::new(),
-            groups: Vec::new(),
-            cands: Vec::with_capacity(n),
+            anchored: Vec::new(),
             anchors: Vec::new(),
             bloom: Vec::new(),
+            head_slots: Vec::new(),
             tails: Vec::with_capacity(n),
             globs: Globs::default(),
         };
@@ -413,9 +478,15 @@ impl AliasMatcher {
             mem0[i + 1] += mem0[i];
         }
         let mut members = vec![0u32; mem0[b.len()] as usize];
-        m.groups
-            .reserve_exact(mem0.windows(2).filter(|w| w[0] < w[1]).count());
         fill.copy_from_slice(&mem0);
+        for (id, (e, &node)) in m.pats.entries.iter().zip(&node_of).enumerate()
+        {
+            if e.wild_len != 0 {
+                let at = &mut fill[node as usize];
+                members[*at as usize] = id as u32;
+                *at += 1;
+            }
+        }
         // Pre-order: a node, then its children in byte order, so the
         // first child usually shares the parent's cache line.
         let mut order = Vec::with_capacity(b.len());
@@ -423,6 +494,18 @@ impl AliasMatcher {
         while let Some(n) = stack.pop() {
             order.push(n as usize);
             stack.extend(kids[kids_of(n as usize)].iter().rev().map(|k| k.1));
+        }
+        // Each node's group: candidates to inline (a range of `cands`)
+        // and its anchored entries.
+        let mut cands = Vec::with_capacity(mem0[b.len()] as usize);
+        let mut group = vec![(0u32, 0u32, NONE); b.len()];
+        for &n in &order {
+            if mem0[n] < mem0[n + 1] {
+                let ms = &members[mem0[n] as usize..mem0[n + 1] as usize];
+                let c0 = cands.len() as u32;
+                let a = m.add_group(ms, &mut cands);
+                group[n] = (c0, cands.len() as u32 - c0, a);
+            }
         }
         let mut offset = vec![0u32; b.len()];
         let mut size = 0usize;
@@ -434,9 +517,17 @@ impl AliasMatcher {
                 (Some(f), Some(l)) => usize::from(l.0 - f.0) + 1,
                 _ => 0,
             };
-            size += NODE_HEADER + labels[n].1 as usize + 4 * nk;
-            // Exact entries go in pre-order, each node's in entry order.
             let c = x0[n];
+            let wide = [labels[n].1, c, group[n].1]
+                .iter()
+                .filter(|&&v| v >= u32::from(WIDE))
+                .count();
+            size += NODE_HEADER
+                + 4 * wide
+                + labels[n].1 as usize
+                + 4 * nk
+                + CAND * group[n].1 as usize;
+            // Exact entries go in pre-order, each node's in entry order.
             x0[n] = x;
             x += c;
         }
@@ -444,23 +535,15 @@ impl AliasMatcher {
         let mut xfill = x0.clone();
         for (id, (e, &node)) in m.pats.entries.iter().zip(&node_of).enumerate()
         {
-            let node = node as usize;
-            let slot = if e.wild_len == 0 { &mut xfill } else { &mut fill };
-            let at = slot[node] as usize;
-            slot[node] += 1;
             if e.wild_len == 0 {
-                m.exact[at] = id as u32;
-            } else {
-                members[at] = id as u32;
+                let at = &mut xfill[node as usize];
+                m.exact[*at as usize] = id as u32;
+                *at += 1;
             }
         }
         m.trie.reserve_exact(size);
         for &n in &order {
-            let group = if mem0[n] == mem0[n + 1] {
-                NONE
-            } else {
-                m.add_group(&members[mem0[n] as usize..mem0[n + 1] as usize])
-            };
+            let (c0, nc, anchored) = group[n];
             let k = &kids[kids_of(n)];
             let (first, last) = match (k.first(), k.last()) {
                 (Some(f), Some(l)) => (f.0, l.0),
@@ -469,12 +552,19 @@ impl AliasMatcher {
             let (ls, ll) = (labels[n].0 as usize, labels[n].1 as usize);
             let nx = xfill[n] - x0[n];
             let t = &mut m.trie;
-            t.extend_from_slice(&group.to_le_bytes());
+            let short = |v: usize| u16::try_from(v).unwrap_or(WIDE).min(WIDE);
             t.extend_from_slice(&x0[n].to_le_bytes());
-            t.extend_from_slice(&(nx as u16).to_le_bytes());
+            t.extend_from_slice(&short(nx as usize).to_le_bytes());
             t.push(first);
             t.push(last);
-            t.extend_from_slice(&(ll as u16).to_le_bytes());
+            t.extend_from_slice(&short(ll).to_le_bytes());
+            t.extend_from_slice(&short(nc as usize).to_le_bytes());
+            t.extend_from_slice(&anchored.to_le_bytes());
+            for v in [ll, nx as usize, nc as usize] {
+                if short(v) == WIDE {
+                    t.extend_from_slice(&(v as u32).to_le_bytes());
+                }
+            }
             t.extend_from_slice(&m.pats.keys[ls..ls + ll]);
             if first <= last {
                 let mut k = k.iter().peekable();
@@ -489,28 +579,35 @@ impl AliasMatcher {
                     t.extend_from_slice(&o.to_le_bytes());
                 }
             }
+            for c in &cands[c0 as usize..(c0 + nc) as usize] {
+                c.write(t);
+            }
         }
+        debug_assert_eq!(m.trie.len(), size);
         m
     }
 
-    fn push_cand(&mut self, id: u32) {
+    fn cand(&self, id: u32) -> Cand {
         let glob = self.tails[id as usize];
         let need = if glob == NONE { 0 } else { self.globs.need(glob) };
-        self.cands.push(Cand { need, glob, entry: id });
+        let e = &self.pats.entries[id as usize];
+        Cand {
+            need,
+            glob,
+            entry: id,
+            priority: e.priority,
+            post: e.post,
+            module: e.module,
+        }
     }
 
-    fn add_group(&mut self, members: &[u32]) -> u32 {
-        let start = self.cands.len() as u32;
-        let mut g = Group {
-            check: (start, 0),
-            anchors: (self.anchors.len() as u32, 0),
-            bloom: self.bloom.len() as u32,
-            bloom_bits: 0,
-        };
+    /// Push the entries of the group `members` to check one by one on
+    /// `cands`; index the others by anchor. Returns the index of the
+    /// anchored part in `anchored`, or NONE.
+    fn add_group(&mut self, members: &[u32], cands: &mut Vec<Cand>) -> u32 {
         if members.len() <= SMALL_GROUP {
-            for &id in members {
-                self.push_cand(id);
-            }
+            cands.extend(members.iter().map(|&id| self.cand(id)));
+            NONE
         } else {
             // Each entry is found through the 4 bytes of its literal runs
             // that the fewest entries of the group share, so no head is
@@ -564,37 +661,55 @@ impl AliasMatcher {
                 let a = &self.pats.key(e)[start..start + len];
                 anchored.push(Anchor {
                     head,
-                    entry: id,
                     next: next8(a, HEAD, len - HEAD),
                     at: e.key + start as u32,
                     len: len as u32,
+                    cand: self.cand(id),
                 });
             }
-            for id in unanchored {
-                self.push_cand(id);
+            cands.extend(unanchored.iter().map(|&id| self.cand(id)));
+            if anchored.is_empty() {
+                return NONE;
             }
             // Entries are distinct: the order is total.
-            anchored.sort_unstable_by_key(|a| (a.head, a.entry));
-            let mut heads: Vec<u32> =
-                anchored.iter().map(|a| a.head).collect();
-            heads.dedup();
-            // About 16 bits per distinct head, 64 to 8192 bits.
-            let bits = (heads.len() * 16).next_power_of_two().clamp(64, 8192);
+            anchored.sort_unstable_by_key(|a| (a.head, a.cand.entry));
+            let a0 = self.anchors.len();
+            // About 16 bits per distinct head, 64 to 8192 bits; twice as
+            // many head slots as heads.
+            let nheads = 1 + anchored
+                .windows(2)
+                .filter(|w| w[0].head != w[1].head)
+                .count();
+            let bits = (nheads * 16).next_power_of_two().clamp(64, 8192);
             let log2 = bits.trailing_zeros();
-            let words = bits / 64;
             let b0 = self.bloom.len();
-            self.bloom.resize(b0 + words, 0);
-            for h in heads {
-                let bit = bloom_bit(h, log2) as usize;
+            self.bloom.resize(b0 + bits / 64, 0);
+            let slots = (2 * nheads).next_power_of_two();
+            let slot_bits = slots.trailing_zeros();
+            let s0 = self.head_slots.len();
+            self.head_slots.resize(s0 + slots, NONE);
+            for (k, a) in anchored.iter().enumerate() {
+                if k > 0 && anchored[k - 1].head == a.head {
+                    continue;
+                }
+                let bit = bloom_bit(a.head, log2) as usize;
                 self.bloom[b0 + bit / 64] |= 1 << (bit % 64);
+                let mut i = head_slot(a.head, slot_bits);
+                while self.head_slots[s0 + i] != NONE {
+                    i = (i + 1) & (slots - 1);
+                }
+                self.head_slots[s0 + i] = (a0 + k) as u32;
             }
-            g.bloom_bits = log2;
-            g.anchors.1 = anchored.len() as u32;
+            self.anchored.push(Anchored {
+                anchors: (a0 as u32, anchored.len() as u32),
+                bloom: b0 as u32,
+                bloom_bits: log2,
+                slots: s0 as u32,
+                slot_bits,
+            });
             self.anchors.extend(anchored);
+            self.anchored.len() as u32 - 1
         }
-        g.check.1 = self.cands.len() as u32 - start;
-        self.groups.push(g);
-        self.groups.len() as u32 - 1
     }
 
     /// Look up a normalized key: `out` gets the hits in libkmod's order.
@@ -613,28 +728,63 @@ impl AliasMatcher {
         let mut i = 0usize;
         while let Some(h) = t.get(o..o + NODE_HEADER) {
             let h: &[u8; NODE_HEADER] = h.try_into().unwrap();
-            let group = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-            let (first, last) = (h[10], h[11]);
-            let l = usize::from(u16::from_le_bytes([h[12], h[13]]));
-            let label = &t[o + NODE_HEADER..o + NODE_HEADER + l];
+            let (first, last) = (h[6], h[7]);
+            let mut body = o + NODE_HEADER;
+            let mut wide = |v: u16| {
+                if v == WIDE {
+                    body += 4;
+                    u32_at(t, body - 4) as usize
+                } else {
+                    usize::from(v)
+                }
+            };
+            let l = wide(u16::from_le_bytes([h[8], h[9]]));
+            let nx = wide(u16::from_le_bytes([h[4], h[5]]));
+            let nc = wide(u16::from_le_bytes([h[10], h[11]]));
+            let label = &t[body..body + l];
             match key.get(i..i + l) {
                 Some(k) if same(k, label) => {}
                 _ => break,
             }
             i += l;
-            if group != NONE {
-                self.group_hits(
-                    group as usize,
-                    key,
-                    i,
-                    general,
-                    &mut sig,
-                    out,
-                );
+            body += l;
+            let kids =
+                if first <= last { usize::from(last - first) + 1 } else { 0 };
+            // The next node, asked for before this one's entries are
+            // checked so its cache miss overlaps with that work.
+            let next = match key.get(i) {
+                Some(&ch) if ch >= first && ch <= last => {
+                    u32_at(t, body + 4 * usize::from(ch - first))
+                }
+                _ => NONE,
+            };
+            if next != NONE {
+                prefetch(t.as_ptr().wrapping_add(next as usize));
+            }
+            if nc != 0 {
+                let at = body + 4 * kids;
+                let cands = &t[at..at + nc * CAND];
+                for c in cands.chunks_exact(CAND) {
+                    let c = Cand::read(c.try_into().unwrap());
+                    // The signature is computed at the first need, from
+                    // this split on: later groups look at a suffix of
+                    // what it covers.
+                    if !general
+                        && c.need
+                            & !*sig.get_or_insert_with(|| signature(&key[i..]))
+                            != 0
+                    {
+                        continue;
+                    }
+                    self.check(&c, key, i, general, out);
+                }
+            }
+            let anchored = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
+            if anchored != NONE {
+                self.anchored_hits(anchored as usize, key, i, general, out);
             }
             if i == key.len() {
-                let x = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
-                let nx = usize::from(u16::from_le_bytes([h[8], h[9]]));
+                let x = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
                 for &id in &self.exact[x..x + nx] {
                     let e = &self.pats.entries[id as usize];
                     out.push(Hit {
@@ -645,47 +795,39 @@ impl AliasMatcher {
                 }
                 break;
             }
-            let ch = key[i];
-            if ch < first || ch > last {
+            if next == NONE {
                 break;
             }
-            let k =
-                u32_at(t, o + NODE_HEADER + l + 4 * usize::from(ch - first));
-            if k == NONE {
-                break;
-            }
-            o = k as usize;
+            o = next as usize;
             i += 1;
         }
         order::finish(out);
     }
 
-    /// Check entry `id`, whose tail is compiled as `glob` (or NONE),
-    /// against `key` split at `p`.
+    /// Check candidate `c` against `key` split at `p`.
     #[inline(always)]
     fn check(
         &self,
-        id: u32,
-        glob: GlobId,
+        c: &Cand,
         key: &[u8],
         p: usize,
         general: bool,
         out: &mut Vec<Hit>,
     ) {
-        let e = &self.pats.entries[id as usize];
         let mut push = |split: u32| {
             out.push(Hit {
-                priority: e.priority,
-                visit: order::visit(split, e.post),
-                module: e.module,
+                priority: c.priority,
+                visit: order::visit(split, c.post),
+                module: c.module,
             })
         };
         if general {
-            self.pats.visits(e, key, push);
+            self.pats.visits(&self.pats.entries[c.entry as usize], key, push);
         } else {
-            let hit = if glob != NONE {
-                self.globs.matches(glob, &key[p..])
+            let hit = if c.glob != NONE {
+                self.globs.matches(c.glob, &key[p..])
             } else {
+                let e = &self.pats.entries[c.entry as usize];
                 fnmatch(&self.pats.key(e)[p..], &key[p..])
             };
             if hit {
@@ -694,34 +836,26 @@ impl AliasMatcher {
         }
     }
 
-    fn group_hits(
+    /// Check the anchored entries of a large group whose anchor occurs
+    /// in `key[p..]`.
+    fn anchored_hits(
         &self,
         g: usize,
         key: &[u8],
         p: usize,
         general: bool,
-        sig: &mut Option<Signature>,
         out: &mut Vec<Hit>,
     ) {
-        let g = &self.groups[g];
-        let (c0, cn) = (g.check.0 as usize, g.check.1 as usize);
-        for c in &self.cands[c0..c0 + cn] {
-            // The signature is computed at the first need, from this
-            // split on: later groups look at a suffix of what it covers.
-            if !general
-                && c.need & !*sig.get_or_insert_with(|| signature(&key[p..]))
-                    != 0
-            {
-                continue;
-            }
-            self.check(c.entry, c.glob, key, p, general, out);
-        }
-        if g.anchors.1 == 0 || key.len() < p + HEAD {
+        let g = &self.anchored[g];
+        if key.len() < p + HEAD {
             return;
         }
         let anchors = &self.anchors
             [g.anchors.0 as usize..(g.anchors.0 + g.anchors.1) as usize];
         let bloom = &self.bloom[g.bloom as usize..];
+        let slots = &self.head_slots
+            [g.slots as usize..g.slots as usize + (1 << g.slot_bits)];
+        let slot_mask = slots.len() - 1;
         // Entries whose anchor was seen; an anchor can occur twice.
         let mut seen = [0u32; 16];
         let mut nseen = 0;
@@ -733,7 +867,19 @@ impl AliasMatcher {
             if bloom[bit / 64] & (1 << (bit % 64)) == 0 {
                 continue;
             }
-            let lo = anchors.partition_point(|a| a.head < h);
+            let mut s = head_slot(h, g.slot_bits);
+            let lo = loop {
+                match slots[s] {
+                    NONE => break None,
+                    a if anchors[a as usize - g.anchors.0 as usize].head
+                        == h =>
+                    {
+                        break Some(a as usize - g.anchors.0 as usize)
+                    }
+                    _ => s = (s + 1) & slot_mask,
+                }
+            };
+            let Some(lo) = lo else { continue };
             let rest = key.len() - pos;
             let mut kn: Option<u64> = None;
             for a in anchors[lo..].iter().take_while(|a| a.head == h) {
@@ -758,24 +904,17 @@ impl AliasMatcher {
                         continue;
                     }
                 }
-                if seen[..nseen].contains(&a.entry) || more.contains(&a.entry)
-                {
+                let entry = a.cand.entry;
+                if seen[..nseen].contains(&entry) || more.contains(&entry) {
                     continue;
                 }
                 if nseen < seen.len() {
-                    seen[nseen] = a.entry;
+                    seen[nseen] = entry;
                     nseen += 1;
                 } else {
-                    more.push(a.entry);
+                    more.push(entry);
                 }
-                self.check(
-                    a.entry,
-                    self.tails[a.entry as usize],
-                    key,
-                    p,
-                    general,
-                    out,
-                );
+                self.check(&a.cand, key, p, general, out);
             }
         }
     }
@@ -796,13 +935,14 @@ impl AliasMatcher {
         self.pats.keys.len()
             + self.pats.entries.len() * size_of::<super::patterns::PEntry>()
             + self.pats.wild.len() * 8
-            + self.pats.modules.iter().map(|m| m.len() + 16).sum::<usize>()
+            + self.pats.names.len()
+            + self.pats.name_ends.len() * 4
             + self.trie.len()
             + self.exact.len() * 4
-            + self.groups.len() * size_of::<Group>()
-            + self.cands.len() * size_of::<Cand>()
+            + self.anchored.len() * size_of::<Anchored>()
             + self.anchors.len() * size_of::<Anchor>()
             + self.bloom.len() * 8
+            + self.head_slots.len() * 4
     }
 }
 

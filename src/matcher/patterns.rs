@@ -45,7 +45,12 @@ pub struct Patterns {
     pub(crate) keys: Vec<u8>,
     pub(crate) wild: Vec<WildPos>,
     pub(crate) entries: Vec<PEntry>,
-    pub(crate) modules: Vec<Box<[u8]>>,
+    /// Module names back to back: a lookup copies its hits' names, and
+    /// one arena keeps them in a few cache lines, not one heap block each.
+    pub(crate) names: Vec<u8>,
+    /// End of each module's name in `names`; module `m` starts where
+    /// `m - 1` ends.
+    pub(crate) name_ends: Vec<u32>,
 }
 
 impl Patterns {
@@ -53,7 +58,7 @@ impl Patterns {
     pub fn from_index(index: &Index) -> Patterns {
         let mut names: super::fxhash::FxHashMap<&[u8], u32> =
             Default::default();
-        let mut modules = Vec::new();
+        let (mut mod_names, mut name_ends) = (Vec::new(), Vec::new());
         let mut entries = Vec::with_capacity(index.value_count());
         let (mut keys, mut wild) = (Vec::new(), Vec::new());
         // Neighbours in post-order are often one module's aliases: the
@@ -64,8 +69,9 @@ impl Patterns {
             let id = match last {
                 Some((n, id)) if n == name => id,
                 _ => *names.entry(name).or_insert_with(|| {
-                    modules.push(Box::from(name));
-                    modules.len() as u32 - 1
+                    mod_names.extend_from_slice(name);
+                    name_ends.push(mod_names.len() as u32);
+                    name_ends.len() as u32 - 1
                 }),
             };
             last = Some((name, id));
@@ -81,7 +87,7 @@ impl Patterns {
                 wild_len: en.wild.end - en.wild.start,
             });
         });
-        Patterns { keys, wild, entries, modules }
+        Patterns { keys, wild, entries, names: mod_names, name_ends }
     }
 
     /// Number of entries.
@@ -96,7 +102,9 @@ impl Patterns {
 
     /// The name of a module.
     pub fn module_name(&self, m: ModuleId) -> &[u8] {
-        &self.modules[m.0 as usize]
+        let m = m.0 as usize;
+        let start = if m == 0 { 0 } else { self.name_ends[m - 1] };
+        &self.names[start as usize..self.name_ends[m] as usize]
     }
 
     pub(crate) fn key(&self, e: &PEntry) -> &[u8] {
