@@ -238,3 +238,57 @@ fn engines_agree() {
     );
     assert!(nonempty > checked / 10);
 }
+
+/// Trie nodes store label length, literal-entry count and inline
+/// candidate count in 16 bits, with an escape to 32: a label, a key's
+/// values and a group each past 65,535 still match like the naive scan.
+#[test]
+fn node_fields_past_16_bits() {
+    const N: usize = 66_000;
+    let long: Vec<u8> = (0..70_000).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut w = IndexWriter::new();
+    w.insert(&long, b"long_label", 0).unwrap();
+    let mut tail_long = long.clone();
+    tail_long.extend_from_slice(b"*z");
+    w.insert(&tail_long, b"long_prefix", 0).unwrap();
+    for v in 0..N {
+        w.insert(b"same", format!("m{v}").as_bytes(), v as u32).unwrap();
+    }
+    // Unanchored (no run of 4 plain bytes): each is an inline candidate.
+    let alnum =
+        b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    for v in 0..N {
+        let (x, y, z) = (v % 62, v / 62 % 62, v / 3844);
+        let k = [b'g', b'*', alnum[x], alnum[y], b'?', alnum[z]];
+        w.insert(&k, format!("g{}", v % 7).as_bytes(), 0).unwrap();
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("modules.alias.bin"), w.to_bytes())
+        .unwrap();
+    let k = KernelDir::open(tmp.path()).unwrap();
+    let idx = k.alias.as_ref().unwrap();
+    let compiled = AliasMatcher::build(idx);
+    let naive = NaiveMatcher::build(idx);
+    let mut key_long = long.clone();
+    key_long.extend_from_slice(b"xyz");
+    let keys: [&[u8]; 6] =
+        [&long, &key_long, b"same", b"g--01-0", b"gab-0", b"g99?h"];
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for key in keys {
+        compiled.lookup(key, &mut a);
+        naive.lookup(key, &mut b);
+        let a = names(a.iter().map(|h| compiled.module_name(h.module)));
+        let b = names(b.iter().map(|h| naive.module_name(h.module)));
+        assert_eq!(
+            a,
+            b,
+            "key {}",
+            String::from_utf8_lossy(&key[..8.min(key.len())])
+        );
+        assert!(
+            !a.is_empty(),
+            "key {}",
+            String::from_utf8_lossy(&key[..8.min(key.len())])
+        );
+    }
+}

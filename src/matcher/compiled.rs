@@ -552,7 +552,7 @@ impl AliasMatcher {
             let (ls, ll) = (labels[n].0 as usize, labels[n].1 as usize);
             let nx = xfill[n] - x0[n];
             let t = &mut m.trie;
-            let short = |v: usize| u16::try_from(v).unwrap_or(WIDE).min(WIDE);
+            let short = |v: usize| u16::try_from(v).unwrap_or(WIDE);
             t.extend_from_slice(&x0[n].to_le_bytes());
             t.extend_from_slice(&short(nx as usize).to_le_bytes());
             t.push(first);
