@@ -25,7 +25,7 @@ use std::fmt;
 
 use crate::matcher::{self, AliasMatcher, Hit, Matcher, NaiveMatcher};
 use crate::modindex::normalize::{
-    alias_normalize_wild, modname_normalize, PATH_MAX,
+    alias_normalize_wild, modname_normalize_into, PATH_MAX,
 };
 use crate::modindex::{Index, KernelDir};
 
@@ -132,12 +132,37 @@ pub enum Backend {
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
     key: Vec<u8>,
-    hits: Vec<Hit>,
-    names: Vec<u8>,
-    ends: Vec<usize>,
+    found: Found,
     stage: Option<Stage>,
     /// The normalized key holds a wildcard byte.
     wild: bool,
+}
+
+/// The modules a stage found, and the matcher's hit buffer: apart from
+/// the key, so a stage borrows the key and writes here.
+#[derive(Debug, Default, Clone)]
+struct Found {
+    hits: Vec<Hit>,
+    names: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Found {
+    fn push(&mut self, name: &[u8]) {
+        self.names.extend_from_slice(name);
+        self.ends.push(self.names.len());
+    }
+
+    /// Push `modname_normalize(name)` without a temporary.
+    fn push_modname(&mut self, name: &[u8]) {
+        modname_normalize_into(name, &mut self.names);
+        self.ends.push(self.names.len());
+    }
+
+    fn clear(&mut self) {
+        self.names.clear();
+        self.ends.clear();
+    }
 }
 
 impl Scratch {
@@ -145,8 +170,8 @@ impl Scratch {
     /// order, duplicates kept.
     pub fn modules(&self) -> impl Iterator<Item = &[u8]> + '_ {
         let mut start = 0;
-        self.ends.iter().map(move |&e| {
-            let s = &self.names[start..e];
+        self.found.ends.iter().map(move |&e| {
+            let s = &self.found.names[start..e];
             start = e;
             s
         })
@@ -154,12 +179,12 @@ impl Scratch {
 
     /// How many modules the last lookup found.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.found.ends.len()
     }
 
     /// True when the last lookup found nothing.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.found.ends.is_empty()
     }
 
     /// The stage that answered the last lookup.
@@ -170,11 +195,6 @@ impl Scratch {
     /// The normalized key of the last lookup.
     pub fn normalized_key(&self) -> &[u8] {
         &self.key
-    }
-
-    fn push(&mut self, name: &[u8]) {
-        self.names.extend_from_slice(name);
-        self.ends.push(self.names.len());
     }
 }
 
@@ -290,29 +310,38 @@ impl Resolver {
         alias: &[u8],
         scratch: &mut Scratch,
     ) -> Result<(), LookupError> {
-        scratch.names.clear();
-        scratch.ends.clear();
+        scratch.found.clear();
         scratch.stage = None;
         #[cfg(feature = "kmod-ffi")]
         if let Some(k) = &self.kmod {
             let mut k = k.lock().unwrap_or_else(|e| e.into_inner());
-            return k.lookup_with(alias, |name| scratch.push(name)).map_err(
-                |e| match e {
+            return k
+                .lookup_with(alias, |name| scratch.found.push(name))
+                .map_err(|e| match e {
                     -22 => LookupError::InvalidAlias,
                     -36 => LookupError::NameTooLong,
                     e => LookupError::Errno(e),
-                },
-            );
+                });
         }
         scratch.wild = alias_normalize_wild(alias, &mut scratch.key)
             .map_err(|_| LookupError::InvalidAlias)?;
-        for stage in CHAIN {
-            self.run(stage, scratch)?;
-            if !scratch.ends.is_empty() {
-                scratch.stage = Some(stage);
-                break;
-            }
+        let (key, wild, found) =
+            (&scratch.key[..], scratch.wild, &mut scratch.found);
+        // CHAIN, unrolled: each stage is a constant, so its code runs
+        // inline with no dispatch (a `match` per stage in a loop costs
+        // a mispredicted indirect jump or two per lookup).
+        macro_rules! stages {
+            ($($i:literal)*) => {$({
+                const STAGE: Stage = CHAIN[$i];
+                self.run_with(STAGE, key, wild, found)?;
+                if !found.ends.is_empty() {
+                    scratch.stage = Some(STAGE);
+                    return Ok(());
+                }
+            })*};
         }
+        const _: () = assert!(CHAIN.len() == 7);
+        stages!(0 1 2 3 4 5 6);
         Ok(())
     }
 
@@ -326,18 +355,13 @@ impl Resolver {
         Ok(s.modules().map(<[u8]>::to_vec).collect())
     }
 
-    fn run(&self, stage: Stage, s: &mut Scratch) -> Result<(), LookupError> {
-        let key = std::mem::take(&mut s.key);
-        let r = self.run_with(stage, &key, s);
-        s.key = key;
-        r
-    }
-
+    #[inline(always)]
     fn run_with(
         &self,
         stage: Stage,
         key: &[u8],
-        s: &mut Scratch,
+        wild: bool,
+        s: &mut Found,
     ) -> Result<(), LookupError> {
         match stage {
             Stage::ConfigAlias => {
@@ -355,19 +379,22 @@ impl Resolver {
                 // line naming exactly this module, else the first
                 // remove line; kmod_module_new_from_name normalises.
                 let c = &self.config;
+                if c.install.is_empty() && c.remove.is_empty() {
+                    return Ok(());
+                }
                 if let Some(m) =
                     c.install.iter().find(|m| m.as_slice() == key).or_else(
                         || c.remove.iter().find(|m| m.as_slice() == key),
                     )
                 {
-                    s.push(&modname_normalize(m));
+                    s.push_modname(m);
                 }
             }
             Stage::ModDep => {
                 if !key.contains(&b':') {
                     if let Some(i) = &self.kernel.dep {
                         if i.search(key).is_some() {
-                            s.push(&modname_normalize(key));
+                            s.push_modname(key);
                         }
                     }
                 }
@@ -384,16 +411,18 @@ impl Resolver {
                     }
                 }
             }
-            Stage::Aliases => self.wild(self.aliases.as_ref(), key, s)?,
+            Stage::Aliases => {
+                self.wild(self.aliases.as_ref(), key, wild, s)?
+            }
             Stage::Builtin => {
                 if let Some(i) = &self.kernel.builtin {
                     if i.search(key).is_some() {
-                        s.push(&modname_normalize(key));
+                        s.push_modname(key);
                     }
                 }
             }
             Stage::BuiltinAlias => {
-                self.wild(self.builtin_alias.as_ref(), key, s)?
+                self.wild(self.builtin_alias.as_ref(), key, wild, s)?
             }
         }
         Ok(())
@@ -403,11 +432,12 @@ impl Resolver {
         &self,
         m: Option<&Matcher>,
         key: &[u8],
-        s: &mut Scratch,
+        wild: bool,
+        s: &mut Found,
     ) -> Result<(), LookupError> {
         let Some(m) = m else { return Ok(()) };
         let mut hits = std::mem::take(&mut s.hits);
-        m.lookup_wild(key, s.wild, &mut hits);
+        m.lookup_wild(key, wild, &mut hits);
         let mut r = Ok(());
         for h in &hits {
             let name = m.module_name(h.module);

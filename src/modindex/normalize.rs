@@ -103,11 +103,20 @@ fn normalize_slow(
 /// libkmod's `modname_normalize`: `-` becomes `_` and the name stops
 /// at the first `.` (`foo-bar.ko` is `foo_bar`).
 pub fn modname_normalize(name: &[u8]) -> Vec<u8> {
-    name.iter()
-        .take(PATH_MAX - 1)
-        .take_while(|&&c| c != 0 && c != b'.')
-        .map(|&c| if c == b'-' { b'_' } else { c })
-        .collect()
+    let mut out = Vec::new();
+    modname_normalize_into(name, &mut out);
+    out
+}
+
+/// [`modname_normalize`], appended to `out` (no allocation once `out`
+/// has grown: the lookup chain's hot path).
+pub fn modname_normalize_into(name: &[u8], out: &mut Vec<u8>) {
+    out.extend(
+        name.iter()
+            .take(PATH_MAX - 1)
+            .take_while(|&&c| c != 0 && c != b'.')
+            .map(|&c| if c == b'-' { b'_' } else { c }),
+    );
 }
 
 /// The module name of a path in modules.dep or modules.order:
