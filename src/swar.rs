@@ -91,10 +91,20 @@ pub(crate) fn masks64<const N: usize>(
             *o |= u64::from(m) << (16 * k);
         }
     };
-    if hay.len() - i >= 64 {
+    let rem = hay.len() - i;
+    if rem >= 64 {
         for k in 0..4 {
             put(k, masks16_full(hay, i + 16 * k, bytes));
         }
+    } else if hay.len() >= 64 {
+        // The last 64 bytes, with the bits before `i` shifted out: four
+        // full loads instead of up to four partial ones (the end of a
+        // record is usually in the middle of a block).
+        let at = hay.len() - 64;
+        for k in 0..4 {
+            put(k, masks16_full(hay, at + 16 * k, bytes));
+        }
+        return out.map(|m| m >> (64 - rem));
     } else {
         let mut k = 0;
         while k < 4 && i + 16 * k < hay.len() {
