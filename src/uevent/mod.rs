@@ -354,17 +354,17 @@ impl<'a> Scan<'a> {
         // is the lowest '=' bit between its start and its end, so no byte
         // is looked at twice and a '=' costs no iteration.
         while i < len {
-            let [mut s, e] = crate::swar::masks64(env, i, [sep, b'=']);
-            // The '=' bits from the open entry's start on (it starts in
-            // this block or before it; `pos - i` < 64 where this is used).
-            let eqs_from =
-                |pos: usize| e & (u64::MAX << pos.saturating_sub(i));
+            let [mut s, mut e] = crate::swar::masks64(env, i, [sep, b'=']);
+            // `e` keeps only the '=' bits from the open entry's start on:
+            // the bits up to each separator are cleared when its entry is
+            // taken (an entry that started before this block is open
+            // from before its first bit).
             while s != 0 {
-                let k = s.trailing_zeros();
-                s &= s - 1;
-                let j = i + k as usize;
+                // Bits 0..=k, k the separator's bit.
+                let upto = s ^ (s - 1);
+                let j = i + s.trailing_zeros() as usize;
                 if eq == IN_KEY {
-                    let first = eqs_from(pos) & ((1u64 << k) - 1);
+                    let first = e & upto;
                     if first == 0 {
                         let kind = if j == pos {
                             ErrorKind::EmptyEntry
@@ -375,15 +375,13 @@ impl<'a> Scan<'a> {
                     }
                     eq = i + first.trailing_zeros() as usize;
                 }
+                (s, e) = (s & !upto, e & !upto);
                 scan.entry(env, base, pos, eq, j)?;
                 (pos, eq) = (j + 1, IN_KEY);
             }
-            if eq == IN_KEY && pos < i + 64 {
-                // The open entry's '=' may be in the rest of this block.
-                let first = eqs_from(pos);
-                if first != 0 {
-                    eq = i + first.trailing_zeros() as usize;
-                }
+            if eq == IN_KEY && e != 0 {
+                // The open entry's '=' is in the rest of this block.
+                eq = i + e.trailing_zeros() as usize;
             }
             i += 64;
         }
