@@ -728,19 +728,24 @@ impl AliasMatcher {
         let mut i = 0usize;
         while let Some(h) = t.get(o..o + NODE_HEADER) {
             let h: &[u8; NODE_HEADER] = h.try_into().unwrap();
-            let (first, last) = (h[6], h[7]);
+            let (first, last) = (usize::from(h[6]), usize::from(h[7]));
             let mut body = o + NODE_HEADER;
-            let mut wide = |v: u16| {
-                if v == WIDE {
-                    body += 4;
-                    u32_at(t, body - 4) as usize
-                } else {
-                    usize::from(v)
-                }
+            let l = u16::from_le_bytes([h[8], h[9]]);
+            let nx = u16::from_le_bytes([h[4], h[5]]);
+            let nc = u16::from_le_bytes([h[10], h[11]]);
+            let (l, nx, nc) = if (l == WIDE) | (nx == WIDE) | (nc == WIDE) {
+                let mut wide = |v: u16| {
+                    if v == WIDE {
+                        body += 4;
+                        u32_at(t, body - 4) as usize
+                    } else {
+                        usize::from(v)
+                    }
+                };
+                (wide(l), wide(nx), wide(nc))
+            } else {
+                (usize::from(l), usize::from(nx), usize::from(nc))
             };
-            let l = wide(u16::from_le_bytes([h[8], h[9]]));
-            let nx = wide(u16::from_le_bytes([h[4], h[5]]));
-            let nc = wide(u16::from_le_bytes([h[10], h[11]]));
             let label = &t[body..body + l];
             match key.get(i..i + l) {
                 Some(k) if same(k, label) => {}
@@ -748,13 +753,13 @@ impl AliasMatcher {
             }
             i += l;
             body += l;
-            let kids =
-                if first <= last { usize::from(last - first) + 1 } else { 0 };
+            // No children is stored as first 1, last 0.
+            let kids = (last + 1).wrapping_sub(first);
             // The next node, asked for before this one's entries are
             // checked so its cache miss overlaps with that work.
             let next = match key.get(i) {
-                Some(&ch) if ch >= first && ch <= last => {
-                    u32_at(t, body + 4 * usize::from(ch - first))
+                Some(&ch) if usize::from(ch).wrapping_sub(first) < kids => {
+                    u32_at(t, body + 4 * (usize::from(ch) - first))
                 }
                 _ => NONE,
             };
@@ -765,18 +770,20 @@ impl AliasMatcher {
                 let at = body + 4 * kids;
                 let cands = &t[at..at + nc * CAND];
                 for c in cands.chunks_exact(CAND) {
-                    let c = Cand::read(c.try_into().unwrap());
+                    let c: &[u8; CAND] = c.try_into().unwrap();
                     // The signature is computed at the first need, from
                     // this split on: later groups look at a suffix of
-                    // what it covers.
+                    // what it covers. Most candidates stop here, so the
+                    // rest of the record is read after.
+                    let need = u64::from_le_bytes(c[..8].try_into().unwrap());
                     if !general
-                        && c.need
+                        && need
                             & !*sig.get_or_insert_with(|| signature(&key[i..]))
                             != 0
                     {
                         continue;
                     }
-                    self.check(&c, key, i, general, out);
+                    self.check(&Cand::read(c), key, i, general, out);
                 }
             }
             let anchored = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
