@@ -256,12 +256,14 @@ impl<'a> Iterator for Records<'a> {
             }
         };
         let payload = &buf[payload_at..payload_at + len];
-        let ts = self.timed.then_some(ts);
-        Some(
-            uevent::kernel::parse(payload)
-                .map(|ev| ev.with_source(source).with_timestamp_ns(ts))
-                .map_err(|e| e.shifted(payload_at as u64)),
-        )
+        // The parser counts errors from `payload_at` and sets source and
+        // time, so the event is built in this function's return slot.
+        let rec = uevent::kernel::Record {
+            base: payload_at,
+            source,
+            timestamp_ns: self.timed.then_some(ts),
+        };
+        Some(uevent::kernel::parse_at(payload, rec))
     }
 }
 

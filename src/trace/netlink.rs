@@ -72,9 +72,16 @@ impl<'a> Iterator for Datagrams<'a> {
             return Some(Err(ParseError::truncated("datagram", buf.len())));
         }
         self.pos = start + len;
-        Some(
-            parse_datagram(&buf[start..start + len])
-                .map_err(|e| e.shifted(start as u64)),
-        )
+        let payload = &buf[start..start + len];
+        if payload.starts_with(uevent::libudev::PREFIX) {
+            return Some(
+                uevent::libudev::parse(payload)
+                    .map_err(|e| e.shifted(start as u64)),
+            );
+        }
+        // Errors counted from `start` by the parser: the event is built
+        // in this function's return slot, not copied there.
+        let rec = uevent::kernel::Record { base: start, ..Default::default() };
+        Some(uevent::kernel::parse_at(payload, rec))
     }
 }

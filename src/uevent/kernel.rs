@@ -23,26 +23,69 @@ use super::{
 /// Parse one kernel datagram. Offsets in errors are relative to `buf`.
 #[inline]
 pub fn parse(buf: &[u8]) -> Result<Uevent<'_>, ParseError> {
+    parse_at(buf, Record::default())
+}
+
+/// What a reader knows of a datagram besides its bytes.
+#[derive(Clone, Copy)]
+pub(crate) struct Record {
+    /// Where the datagram starts in the input errors refer to.
+    pub base: usize,
+    /// Who sent it.
+    pub source: Source,
+    /// When it was recorded.
+    pub timestamp_ns: Option<u64>,
+}
+
+impl Record {
+    /// Source and timestamp, for [`from_scan`].
+    pub(crate) fn meta(&self) -> (Source, Option<u64>) {
+        (self.source, self.timestamp_ns)
+    }
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record { base: 0, source: Source::Kernel, timestamp_ns: None }
+    }
+}
+
+/// [`parse`] for a datagram of a larger input: error offsets count from
+/// `rec.base`, and the event gets `rec`'s source and timestamp. A
+/// reader that returns the result as it is gets it built in its own
+/// return slot; shifting the error or setting the fields afterwards
+/// (`map`, `map_err`) copied the whole result, 160 bytes.
+#[inline]
+pub(crate) fn parse_at(
+    buf: &[u8],
+    rec: Record,
+) -> Result<Uevent<'_>, ParseError> {
+    let base = rec.base;
     if buf.len() > MAX_RECORD {
-        return Err(ParseError::oversized(buf.len(), MAX_RECORD, 0));
+        return Err(ParseError::oversized(buf.len(), MAX_RECORD, base));
     }
     if buf.is_empty() {
-        return Err(ParseError::truncated("datagram header", 0));
+        return Err(ParseError::truncated("datagram header", base));
     }
     // One pass of 16-byte masks finds the first '@' and the NUL that
     // ends the header; a NUL before any '@' means there is none.
-    let (at, nul) = header_split(buf)?;
+    let (at, nul) = header_split(buf, base)?;
     let (action, devpath) = (&buf[..at], &buf[at + 1..nul]);
     if action.is_empty() {
-        return Err(ParseError::new(ErrorKind::Empty { what: "action" }, 0));
+        return Err(ParseError::new(
+            ErrorKind::Empty { what: "action" },
+            base,
+        ));
     }
     if devpath.is_empty() {
         return Err(ParseError::new(
             ErrorKind::Empty { what: "devpath" },
-            at + 1,
+            base + at + 1,
         ));
     }
     let env_start = nul + 1;
+    // Where the environment starts in the input errors refer to.
+    let env_at = base + env_start;
     let env = &buf[env_start..];
     // The kernel starts the environment with ACTION and DEVPATH, equal
     // to the header (`kobject_uevent_env`). One comparison checks both
@@ -60,20 +103,26 @@ pub fn parse(buf: &[u8]) -> Result<Uevent<'_>, ParseError> {
         && env[16 + a + d] == 0
     {
         let mut scan = Scan {
-            action: Some((&env[7..7 + a], env_start + 7)),
-            devpath: Some((&env[16 + a..16 + a + d], env_start + 16 + a)),
+            action: Some((&env[7..7 + a], env_at + 7)),
+            devpath: Some((&env[16 + a..16 + a + d], env_at + 16 + a)),
             ..Scan::default()
         };
-        scan.resume(env, 0, env_start, false, after)?;
-        return from_scan(scan, None, env, Separator::Nul, buf.len());
+        scan.resume(env, 0, env_at, false, after)?;
+        let end = base + buf.len();
+        return from_scan(scan, None, env, Separator::Nul, end, rec.meta());
     }
-    let scan = Scan::run(env, 0, env_start, false)?;
-    from_scan(scan, Some((action, devpath)), env, Separator::Nul, buf.len())
+    let scan = Scan::run(env, 0, env_at, false)?;
+    let (header, end) = (Some((action, devpath)), base + buf.len());
+    from_scan(scan, header, env, Separator::Nul, end, rec.meta())
 }
 
-/// The positions of the first '@' and of the first NUL after it.
+/// The positions of the first '@' and of the first NUL after it;
+/// errors count from `base`.
 #[inline(always)]
-fn header_split(buf: &[u8]) -> Result<(usize, usize), ParseError> {
+fn header_split(
+    buf: &[u8],
+    base: usize,
+) -> Result<(usize, usize), ParseError> {
     let mut at = None;
     let mut i = 0;
     while i < buf.len() {
@@ -89,7 +138,7 @@ fn header_split(buf: &[u8]) -> Result<(usize, usize), ParseError> {
                 }
                 let k = m.trailing_zeros();
                 if mz & (1 << k) != 0 {
-                    return Err(ParseError::new(ErrorKind::MissingAt, 0));
+                    return Err(ParseError::new(ErrorKind::MissingAt, base));
                 }
                 at = Some(i + k as usize);
                 // Only the NULs after the '@' count.
@@ -101,11 +150,13 @@ fn header_split(buf: &[u8]) -> Result<(usize, usize), ParseError> {
         }
         i += 64;
     }
-    Err(ParseError::truncated("datagram header", buf.len()))
+    Err(ParseError::truncated("datagram header", base + buf.len()))
 }
 
 /// Turn a validated scan into an event: checks the fields every kernel
-/// or udev event carries, and the header's agreement with them.
+/// or udev event carries, and the header's agreement with them. The
+/// event gets the source and timestamp of `meta`; `end` is the offset
+/// of the record's end (where a missing field is reported).
 #[inline]
 pub(crate) fn from_scan<'a>(
     scan: Scan<'a>,
@@ -113,6 +164,7 @@ pub(crate) fn from_scan<'a>(
     env: &'a [u8],
     sep: Separator,
     end: usize,
+    (source, timestamp_ns): (Source, Option<u64>),
 ) -> Result<Uevent<'a>, ParseError> {
     let (action, action_at) =
         scan.action.ok_or_else(|| ParseError::missing("ACTION", end))?;
@@ -147,7 +199,7 @@ pub(crate) fn from_scan<'a>(
     let seqnum =
         scan.seqnum()?.ok_or_else(|| ParseError::missing("SEQNUM", end))?;
     Ok(Uevent {
-        source: Source::Kernel,
+        source,
         action: super::Action::from_bytes(action),
         devpath,
         subsystem: Some(subsystem),
@@ -155,7 +207,7 @@ pub(crate) fn from_scan<'a>(
         driver: scan.driver,
         modalias: scan.modalias,
         seqnum: Some(seqnum),
-        timestamp_ns: None,
+        timestamp_ns,
         env,
         sep,
     })

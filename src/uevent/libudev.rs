@@ -142,7 +142,9 @@ pub fn parse_with_header(
     let env = &buf[off..off + header.properties_len as usize];
     let scan = Scan::run(env, 0, off, false)?;
     let end = off + env.len();
-    let ev = super::kernel::from_scan(scan, None, env, Separator::Nul, end)?;
+    let meta = (Source::Kernel, None);
+    let ev =
+        super::kernel::from_scan(scan, None, env, Separator::Nul, end, meta)?;
     // Converted to a trace record, the 40-byte header becomes
     // `ACTION@DEVPATH\0`, which can be longer: refuse what would not fit.
     let len = super::kernel::complete_len(

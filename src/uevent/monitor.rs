@@ -250,10 +250,10 @@ fn finish<'a>(
             return Err(ParseError::mismatch("DEVPATH", at));
         }
     }
-    let ev =
-        super::kernel::from_scan(scan, None, env, Separator::Newline, end)?;
+    let (sep, meta) = (Separator::Newline, (h.source, Some(h.ns)));
+    let ev = super::kernel::from_scan(scan, None, env, sep, end, meta)?;
     check_fits(ev.action.as_bytes(), &h, env, [true, true, true], start)?;
-    Ok(ev.with_source(h.source).with_timestamp_ns(Some(h.ns)))
+    Ok(ev)
 }
 
 /// True when a block ends before the line at `pos`: at the end of the
