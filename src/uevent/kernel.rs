@@ -108,8 +108,12 @@ pub(crate) fn parse_at(
             ..Scan::default()
         };
         scan.resume(env, 0, env_at, false, after)?;
+        // What `from_scan` checks of ACTION and DEVPATH holds: they are
+        // the header's, not empty, and the action has no '@'.
+        let (action, devpath) = (&env[7..7 + a], &env[16 + a..16 + a + d]);
         let end = base + buf.len();
-        return from_scan(scan, None, env, Separator::Nul, end, rec.meta());
+        let sep = Separator::Nul;
+        return finish(scan, action, devpath, env, sep, end, rec.meta());
     }
     let scan = Scan::run(env, 0, env_at, false)?;
     let (header, end) = (Some((action, devpath)), base + buf.len());
@@ -194,6 +198,21 @@ pub(crate) fn from_scan<'a>(
             ));
         }
     }
+    finish(scan, action, devpath, env, sep, end, (source, timestamp_ns))
+}
+
+/// The end of [`from_scan`], once ACTION and DEVPATH are checked: the
+/// fields every event carries, then the event.
+#[inline(always)]
+fn finish<'a>(
+    scan: Scan<'a>,
+    action: &'a [u8],
+    devpath: &'a [u8],
+    env: &'a [u8],
+    sep: Separator,
+    end: usize,
+    (source, timestamp_ns): (Source, Option<u64>),
+) -> Result<Uevent<'a>, ParseError> {
     let (subsystem, _) =
         scan.subsystem.ok_or_else(|| ParseError::missing("SUBSYSTEM", end))?;
     let seqnum =
