@@ -417,9 +417,14 @@ impl<'a> Scan<'a> {
         if eq == pos {
             return Err(ParseError::new(ErrorKind::EmptyKey, base + pos));
         }
+        // The known keys are 6 to 9 bytes long: the other entries are
+        // left before any slice is made (and bounds checked).
+        if !(6..=9).contains(&(eq - pos)) {
+            return Ok(());
+        }
         let key = &env[pos..eq];
         let value = &env[eq + 1..end];
-        // Dispatch on length and first byte: most keys are none of these.
+        // Dispatch on length and first byte.
         let (slot, field) = match (key.len(), key[0]) {
             (6, b'A') if key == b"ACTION" => (&mut self.action, "ACTION"),
             (7, b'D') if key == b"DEVPATH" => (&mut self.devpath, "DEVPATH"),
