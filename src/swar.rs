@@ -42,6 +42,21 @@ fn word(hay: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(hay[i..i + 8].try_into().unwrap())
 }
 
+/// `hay[i..i + n] == hay[j..j + n]` (both in bounds), with no call
+/// when `n` is at most 8 and eight bytes can be read at `i` and `j`:
+/// for an action (3 to 7 bytes), `memcmp`'s call and dispatch cost more
+/// than the comparison. (For longer values, such as a devpath, word
+/// loops were slower than `memcmp`.)
+#[inline(always)]
+pub(crate) fn eq_within(hay: &[u8], i: usize, j: usize, n: usize) -> bool {
+    if n <= 8 && i.max(j) + 8 <= hay.len() {
+        // Compare words, keep the low `n` bytes.
+        let diff = word(hay, i) ^ word(hay, j);
+        return n == 0 || diff << (64 - 8 * n as u32) == 0;
+    }
+    hay[i..i + n] == hay[j..j + n]
+}
+
 /// Compress the high bits of `zeros` output to one bit per byte.
 // The portable path is compiled everywhere, used on x86_64 by tests.
 #[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
@@ -191,6 +206,22 @@ mod tests {
             let m = zeros(x);
             for (k, byte) in x.to_le_bytes().iter().enumerate() {
                 assert_eq!(m >> (8 * k + 7) & 1 == 1, *byte == 0, "{b} {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn eq_within_agrees_with_slices() {
+        let hay: Vec<u8> = (0..90u32).map(|i| (i * 7 % 5) as u8).collect();
+        for n in 0..=40 {
+            for i in 0..=hay.len() - n {
+                for j in 0..=hay.len() - n {
+                    assert_eq!(
+                        eq_within(&hay, i, j, n),
+                        hay[i..i + n] == hay[j..j + n],
+                        "{i} {j} {n}"
+                    );
+                }
             }
         }
     }

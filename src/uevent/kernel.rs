@@ -94,9 +94,11 @@ pub(crate) fn parse_at(
     // them, so a later duplicate is still found.
     let (a, d) = (action.len(), devpath.len());
     let after = 7 + a + 1 + 8 + d + 1;
+    // Where the action is in `buf`, compared with no call.
+    let e_action = env_start + 7;
     if env.len() >= after
         && env[..7] == *b"ACTION="
-        && env[7..7 + a] == *action
+        && crate::swar::eq_within(buf, 0, e_action, a)
         && env[7 + a] == 0
         && env[8 + a..16 + a] == *b"DEVPATH="
         && env[16 + a..16 + a + d] == *devpath
