@@ -13,17 +13,23 @@
 //!    indexed by an *anchor* per entry: the longest run of plain bytes
 //!    in its tail, which must appear somewhere in the key's tail since
 //!    every element but `*` consumes one byte. A sliding 4-byte window
-//!    over the key, a bitmap and a sorted table of anchor heads give the
+//!    over the key, a bitmap and a hash table of anchor heads give the
 //!    few entries worth an fnmatch; entries without a usable anchor are
 //!    always checked.
-//! 3. Small-group entries first pass a 64-bit signature test (hashed
-//!    byte pairs of their literal segments against those of the key,
-//!    computed once per lookup, see [`super::glob`]).
+//! 3. Entries checked one by one first pass a 64-bit signature test
+//!    (hashed byte pairs of their literal segments against those of the
+//!    key, computed once per lookup, see [`super::glob`]).
 //! 4. The survivors run their tail compiled once per distinct tail
 //!    ([`super::glob`]: anchored first and last segments, leftmost search
 //!    of the others, eight bytes at a time; linear, never exponential),
 //!    or glibc's fnmatch for the few tails glibc reads in a
 //!    context-dependent way.
+//!
+//! Lookups in random order (a coldplug's) are bound by cache misses
+//! and mispredicted branches more than by instructions, so each trie
+//! node carries the entries it checks one by one inline, with all a hit
+//! records, and the walk prefetches the next node before checking the
+//! current one's entries.
 //!
 //! The matcher is immutable, `Send + Sync`, and allocates nothing per
 //! lookup once the caller's output vector has grown.
