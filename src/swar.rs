@@ -10,7 +10,7 @@
 //!
 //! On x86_64 the masks come from SSE2 (`pcmpeqb`, `pmovmskb`), part of
 //! the architecture's baseline. That takes the crate's one `unsafe`
-//! block, in [`masks16_full`]: Rust does not count baseline features as
+//! block, in `masks16_full`: Rust does not count baseline features as
 //! enabled when checking calls to `#[target_feature]` functions. Memory
 //! is only read through safe slices. Everywhere else, and with
 //! `RUSTFLAGS="--cfg coldplug_portable"`, the same masks come from plain
@@ -145,6 +145,12 @@ fn masks16_portable<const N: usize>(
     })
 }
 
+/// One byte compare and one `pmovmskb` per byte looked for. The
+/// intrinsics are called directly rather than from a
+/// `#[target_feature(enable = "sse2")]` function, which cannot be
+/// `#[inline(always)]`: left to the inliner, that function was not
+/// inlined into the monitor reader once the crate's other code changed
+/// (+8% instructions there).
 #[cfg(all(
     target_arch = "x86_64",
     target_feature = "sse2",
@@ -156,10 +162,20 @@ fn masks16_full<const N: usize>(
     i: usize,
     bytes: [u8; N],
 ) -> [u32; N] {
-    // SAFETY: the only requirement of `masks16_sse2` is the sse2 target
-    // feature, which this cfg guarantees at compile time (sse2 is part
-    // of the x86_64 baseline). Memory is read through safe slices.
-    unsafe { masks16_sse2(hay, i, bytes) }
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_set1_epi8, _mm_set_epi64x,
+    };
+    let (lo, hi) = (word(hay, i), word(hay, i + 8));
+    // SAFETY: the intrinsics only require the sse2 target feature,
+    // which this cfg guarantees at compile time (sse2 is part of the
+    // x86_64 baseline). They take values, no pointers: memory is read
+    // through safe slices.
+    unsafe {
+        let v = _mm_set_epi64x(hi as i64, lo as i64);
+        bytes.map(|b| {
+            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8))) as u32
+        })
+    }
 }
 
 #[cfg(not(all(
@@ -174,25 +190,6 @@ fn masks16_full<const N: usize>(
     bytes: [u8; N],
 ) -> [u32; N] {
     masks16_portable(hay, i, bytes)
-}
-
-/// One byte compare and one `pmovmskb` per byte looked for.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "sse2")]
-#[inline]
-fn masks16_sse2<const N: usize>(
-    hay: &[u8],
-    i: usize,
-    bytes: [u8; N],
-) -> [u32; N] {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_set1_epi8, _mm_set_epi64x,
-    };
-    let (lo, hi) = (word(hay, i), word(hay, i + 8));
-    let v = _mm_set_epi64x(hi as i64, lo as i64);
-    bytes.map(|b| {
-        _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8))) as u32
-    })
 }
 
 #[cfg(test)]
