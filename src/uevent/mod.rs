@@ -458,10 +458,11 @@ impl<'a> Scan<'a> {
 
     /// Parse `SEQNUM` as a decimal u64 without sign or spaces. Leading
     /// zeros are accepted, as udev's `safe_atou64` accepts them.
+    #[inline(always)]
     pub fn seqnum(&self) -> Result<Option<u64>, ParseError> {
         match self.seqnum {
             None => Ok(None),
-            Some((v, at)) => parse_u64(v)
+            Some((v, at)) => parse_u64_inline(v)
                 .map(Some)
                 .ok_or_else(|| ParseError::bad_number("SEQNUM", at)),
         }
@@ -481,6 +482,13 @@ pub(crate) fn line_at(text: &[u8], pos: usize) -> (&[u8], usize) {
 /// else, including overflow.
 #[inline]
 pub fn parse_u64(v: &[u8]) -> Option<u64> {
+    parse_u64_inline(v)
+}
+
+/// [`parse_u64`], inlined where every event has a number (SEQNUM):
+/// the loop over a few digits costs less than the call.
+#[inline(always)]
+pub(crate) fn parse_u64_inline(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 20 {
         return None;
     }
