@@ -109,7 +109,7 @@ pub(crate) fn parse_at(
             devpath: Some((&env[16 + a..16 + a + d], env_at + 16 + a)),
             ..Scan::default()
         };
-        scan.resume(env, 0, env_at, false, after)?;
+        scan.resume_inline(env, 0, env_at, false, after)?;
         // What `from_scan` checks of ACTION and DEVPATH holds: they are
         // the header's, not empty, and the action has no '@'.
         let (action, devpath) = (&env[7..7 + a], &env[16 + a..16 + a + d]);

@@ -342,6 +342,20 @@ impl<'a> Scan<'a> {
         trailing_ok: bool,
         from: usize,
     ) -> Result<(), ParseError> {
+        self.resume_inline(env, sep, base, trailing_ok, from)
+    }
+
+    /// [`Scan::resume`] inlined, for the kernel datagram parser: the
+    /// scan's fields stay in its frame, and no call is made per event.
+    #[inline(always)]
+    pub(crate) fn resume_inline(
+        &mut self,
+        env: &'a [u8],
+        sep: u8,
+        base: usize,
+        trailing_ok: bool,
+        from: usize,
+    ) -> Result<(), ParseError> {
         const IN_KEY: usize = usize::MAX;
         let scan = self;
         let len = env.len();
