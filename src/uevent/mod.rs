@@ -436,27 +436,38 @@ impl<'a> Scan<'a> {
         if !(6..=9).contains(&(eq - pos)) {
             return Ok(());
         }
-        let key = &env[pos..eq];
+        // The eight bytes at `pos`: the key, then '=' and more when it is
+        // shorter. Only a final entry without separator can end sooner.
+        let w = match env.get(pos..pos + 8) {
+            Some(w) => u64::from_le_bytes(w.try_into().unwrap()),
+            None => key_word(&env[pos..eq]),
+        };
         let value = &env[eq + 1..end];
-        // Dispatch on length and first byte.
-        let (slot, field) = match (key.len(), key[0]) {
-            (6, b'A') if key == b"ACTION" => (&mut self.action, "ACTION"),
-            (7, b'D') if key == b"DEVPATH" => (&mut self.devpath, "DEVPATH"),
-            (9, b'S') if key == b"SUBSYSTEM" => {
-                (&mut self.subsystem, "SUBSYSTEM")
-            }
-            (6, b'S') if key == b"SEQNUM" => (&mut self.seqnum, "SEQNUM"),
-            (7, b'D') if key == b"DEVTYPE" => {
-                self.devtype.get_or_insert(value);
-                return Ok(());
-            }
-            (6, b'D') if key == b"DRIVER" => {
-                self.driver.get_or_insert(value);
-                return Ok(());
-            }
-            (8, b'M') if key == b"MODALIAS" => {
+        // Dispatch on length, then compare the key's bytes as one word.
+        let (slot, field) = match eq - pos {
+            6 => match w & ((1 << 48) - 1) {
+                ACTION => (&mut self.action, "ACTION"),
+                SEQNUM => (&mut self.seqnum, "SEQNUM"),
+                DRIVER => {
+                    self.driver.get_or_insert(value);
+                    return Ok(());
+                }
+                _ => return Ok(()),
+            },
+            7 => match w & ((1 << 56) - 1) {
+                DEVPATH => (&mut self.devpath, "DEVPATH"),
+                DEVTYPE => {
+                    self.devtype.get_or_insert(value);
+                    return Ok(());
+                }
+                _ => return Ok(()),
+            },
+            8 if w == MODALIAS => {
                 self.modalias.get_or_insert(value);
                 return Ok(());
+            }
+            9 if w == SUBSYSTE && env[pos + 8] == b'M' => {
+                (&mut self.subsystem, "SUBSYSTEM")
             }
             _ => return Ok(()),
         };
@@ -482,6 +493,27 @@ impl<'a> Scan<'a> {
         }
     }
 }
+
+/// The first eight bytes of a key as a little-endian word, for
+/// [`Scan::entry`] (0 past its end).
+const fn key_word(k: &[u8]) -> u64 {
+    let mut w = 0u64;
+    let mut n = 0;
+    while n < k.len() && n < 8 {
+        w |= (k[n] as u64) << (8 * n);
+        n += 1;
+    }
+    w
+}
+
+const ACTION: u64 = key_word(b"ACTION");
+const SEQNUM: u64 = key_word(b"SEQNUM");
+const DRIVER: u64 = key_word(b"DRIVER");
+const DEVPATH: u64 = key_word(b"DEVPATH");
+const DEVTYPE: u64 = key_word(b"DEVTYPE");
+const MODALIAS: u64 = key_word(b"MODALIAS");
+/// The first eight bytes of `SUBSYSTEM`.
+const SUBSYSTE: u64 = key_word(b"SUBSYSTEM");
 
 /// The line starting at `pos` (without its `\n`) and where the next
 /// one starts; shared by the text formats.
@@ -560,6 +592,21 @@ mod tests {
         assert_eq!(parse_u64(b""), None);
         assert_eq!(parse_u64(b"+1"), None);
         assert_eq!(parse_u64(b"1 "), None);
+    }
+
+    #[test]
+    fn known_keys_at_the_very_end() {
+        // A final entry without separator, too short for an 8-byte load.
+        let scan = Scan::run(b"A=1\nACTION=", b'\n', 0, true).unwrap();
+        assert_eq!(scan.action, Some((&b""[..], 11)));
+        let scan = Scan::run(b"DEVTYPE=", b'\n', 0, true).unwrap();
+        assert_eq!(scan.devtype, Some(&b""[..]));
+        let scan = Scan::run(b"SUBSYSTEM=", b'\n', 0, true).unwrap();
+        assert_eq!(scan.subsystem, Some((&b""[..], 10)));
+        let scan = Scan::run(b"SEQNUMX=1\nSEQNUM=", b'\n', 0, true).unwrap();
+        assert_eq!(scan.seqnum, Some((&b""[..], 17)));
+        let scan = Scan::run(b"SUBSYSTEX=\nACTIONS=", b'\n', 0, true).unwrap();
+        assert_eq!((scan.subsystem, scan.action), (None, None));
     }
 
     #[test]
