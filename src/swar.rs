@@ -57,6 +57,12 @@ pub(crate) fn eq_within(hay: &[u8], i: usize, j: usize, n: usize) -> bool {
     hay[i..i + n] == hay[j..j + n]
 }
 
+/// The eight bytes of `hay` at `i`, little-endian.
+#[inline(always)]
+pub(crate) fn word_at(hay: &[u8], i: usize) -> u64 {
+    word(hay, i)
+}
+
 /// Compress the high bits of `zeros` output to one bit per byte.
 // The portable path is compiled everywhere, used on x86_64 by tests.
 #[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]

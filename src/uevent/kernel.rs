@@ -17,7 +17,7 @@
 //! udev's `device_verify` requires of every event it accepts.
 
 use super::{
-    ErrorKind, ParseError, Scan, Separator, Source, Uevent, MAX_RECORD,
+    Action, ErrorKind, ParseError, Scan, Separator, Source, Uevent, MAX_RECORD,
 };
 
 /// Parse one kernel datagram. Offsets in errors are relative to `buf`.
@@ -115,6 +115,9 @@ pub(crate) fn parse_at(
         let (action, devpath) = (&env[7..7 + a], &env[16 + a..16 + a + d]);
         let end = base + buf.len();
         let sep = Separator::Nul;
+        // The action's eight bytes: "ACTION=" and 17 more bytes at least
+        // are in `env`.
+        let action = Action::from_word(action, crate::swar::word_at(env, 7));
         return finish(scan, action, devpath, env, sep, end, rec.meta());
     }
     let scan = Scan::run(env, 0, env_at, false)?;
@@ -200,6 +203,7 @@ pub(crate) fn from_scan<'a>(
             ));
         }
     }
+    let action = Action::from_bytes(action);
     finish(scan, action, devpath, env, sep, end, (source, timestamp_ns))
 }
 
@@ -208,7 +212,7 @@ pub(crate) fn from_scan<'a>(
 #[inline(always)]
 fn finish<'a>(
     scan: Scan<'a>,
-    action: &'a [u8],
+    action: Action<'a>,
     devpath: &'a [u8],
     env: &'a [u8],
     sep: Separator,
@@ -221,7 +225,7 @@ fn finish<'a>(
         scan.seqnum()?.ok_or_else(|| ParseError::missing("SEQNUM", end))?;
     Ok(Uevent {
         source,
-        action: super::Action::from_bytes(action),
+        action,
         devpath,
         subsystem: Some(subsystem),
         devtype: scan.devtype,
