@@ -104,11 +104,13 @@ struct Cand {
 
 impl Cand {
     fn write(&self, t: &mut Vec<u8>) {
-        t.extend_from_slice(&self.need.to_le_bytes());
-        for v in [self.glob, self.entry, self.priority, self.post] {
-            t.extend_from_slice(&v.to_le_bytes());
+        let mut c = [0u8; CAND];
+        c[..8].copy_from_slice(&self.need.to_le_bytes());
+        let words = [self.glob, self.entry, self.priority, self.post];
+        for (k, v) in words.into_iter().chain([self.module.0]).enumerate() {
+            c[8 + 4 * k..12 + 4 * k].copy_from_slice(&v.to_le_bytes());
         }
-        t.extend_from_slice(&self.module.0.to_le_bytes());
+        t.extend_from_slice(&c);
     }
 
     #[inline(always)]
@@ -665,27 +667,27 @@ impl AliasMatcher {
                 let e = &self.pats.entries[id as usize];
                 let start = e.prefix as usize + at;
                 let a = &self.pats.key(e)[start..start + len];
-                anchored.push(Anchor {
+                // (head, entry) first: sorted on, then made an Anchor.
+                let next = next8(a, HEAD, len - HEAD);
+                anchored.push((
                     head,
-                    next: next8(a, HEAD, len - HEAD),
-                    at: e.key + start as u32,
-                    len: len as u32,
-                    cand: self.cand(id),
-                });
+                    id,
+                    e.key + start as u32,
+                    len as u32,
+                    next,
+                ));
             }
             cands.extend(unanchored.iter().map(|&id| self.cand(id)));
             if anchored.is_empty() {
                 return NONE;
             }
             // Entries are distinct: the order is total.
-            anchored.sort_unstable_by_key(|a| (a.head, a.cand.entry));
+            anchored.sort_unstable_by_key(|a| (a.0, a.1));
             let a0 = self.anchors.len();
             // About 16 bits per distinct head, 64 to 8192 bits; twice as
             // many head slots as heads.
-            let nheads = 1 + anchored
-                .windows(2)
-                .filter(|w| w[0].head != w[1].head)
-                .count();
+            let nheads =
+                1 + anchored.windows(2).filter(|w| w[0].0 != w[1].0).count();
             let bits = (nheads * 16).next_power_of_two().clamp(64, 8192);
             let log2 = bits.trailing_zeros();
             let b0 = self.bloom.len();
@@ -694,13 +696,13 @@ impl AliasMatcher {
             let slot_bits = slots.trailing_zeros();
             let s0 = self.head_slots.len();
             self.head_slots.resize(s0 + slots, NONE);
-            for (k, a) in anchored.iter().enumerate() {
-                if k > 0 && anchored[k - 1].head == a.head {
+            for (k, &(head, ..)) in anchored.iter().enumerate() {
+                if k > 0 && anchored[k - 1].0 == head {
                     continue;
                 }
-                let bit = bloom_bit(a.head, log2) as usize;
+                let bit = bloom_bit(head, log2) as usize;
                 self.bloom[b0 + bit / 64] |= 1 << (bit % 64);
-                let mut i = head_slot(a.head, slot_bits);
+                let mut i = head_slot(head, slot_bits);
                 while self.head_slots[s0 + i] != NONE {
                     i = (i + 1) & (slots - 1);
                 }
@@ -713,7 +715,10 @@ impl AliasMatcher {
                 slots: s0 as u32,
                 slot_bits,
             });
-            self.anchors.extend(anchored);
+            for (head, id, at, len, next) in anchored {
+                let cand = self.cand(id);
+                self.anchors.push(Anchor { head, next, at, len, cand });
+            }
             self.anchored.len() as u32 - 1
         }
     }
