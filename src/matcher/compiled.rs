@@ -200,8 +200,6 @@ pub struct AliasMatcher {
     bloom: Vec<u64>,
     /// Index in `anchors` of a head's first anchor, or NONE.
     head_slots: Vec<u32>,
-    /// Each entry's compiled tail, or NONE (fnmatch it).
-    tails: Vec<GlobId>,
     globs: Globs,
 }
 
@@ -422,18 +420,20 @@ impl AliasMatcher {
             anchors: Vec::new(),
             bloom: Vec::new(),
             head_slots: Vec::new(),
-            tails: Vec::with_capacity(n),
             globs: Globs::default(),
         };
-        // Thousands of entries share a tail (`*sv*sd*bc*sc*i*`): compile
-        // each distinct one once. Neighbours in post-order often share
-        // one: the last tail spares most lookups.
+        // Each entry's compiled tail, or NONE (fnmatch it), for the
+        // build only: a candidate carries its own. Thousands of entries
+        // share a tail (`*sv*sd*bc*sc*i*`): compile each distinct one
+        // once. Neighbours in post-order often share one: the last tail
+        // spares most lookups.
+        let mut tails = Vec::with_capacity(n);
         let mut seen: super::fxhash::FxHashMap<&[u8], GlobId> =
             Default::default();
         let mut last: Option<(&[u8], GlobId)> = None;
         for e in &m.pats.entries {
             if e.wild_len == 0 {
-                m.tails.push(NONE);
+                tails.push(NONE);
                 continue;
             }
             let tail = &m.pats.key(e)[e.prefix as usize..];
@@ -444,7 +444,7 @@ impl AliasMatcher {
                     .or_insert_with(|| m.globs.compile(tail).unwrap_or(NONE)),
             };
             last = Some((tail, glob));
-            m.tails.push(glob);
+            tails.push(glob);
         }
         // Each node's children, grouped by parent (counting sort), then
         // in byte order; its literal entries and group members likewise,
@@ -511,7 +511,7 @@ impl AliasMatcher {
             if mem0[n] < mem0[n + 1] {
                 let ms = &members[mem0[n] as usize..mem0[n + 1] as usize];
                 let c0 = cands.len() as u32;
-                let a = m.add_group(ms, &mut cands);
+                let a = m.add_group(ms, &tails, &mut cands);
                 group[n] = (c0, cands.len() as u32 - c0, a);
             }
         }
@@ -595,8 +595,10 @@ impl AliasMatcher {
         m
     }
 
-    fn cand(&self, id: u32) -> Cand {
-        let glob = self.tails[id as usize];
+    /// Entry `id` as a candidate; `tails` are the entries' compiled
+    /// tails.
+    fn cand(&self, tails: &[GlobId], id: u32) -> Cand {
+        let glob = tails[id as usize];
         let need = if glob == NONE { 0 } else { self.globs.need(glob) };
         let e = &self.pats.entries[id as usize];
         Cand {
@@ -612,9 +614,14 @@ impl AliasMatcher {
     /// Push the entries of the group `members` to check one by one on
     /// `cands`; index the others by anchor. Returns the index of the
     /// anchored part in `anchored`, or NONE.
-    fn add_group(&mut self, members: &[u32], cands: &mut Vec<Cand>) -> u32 {
+    fn add_group(
+        &mut self,
+        members: &[u32],
+        tails: &[GlobId],
+        cands: &mut Vec<Cand>,
+    ) -> u32 {
         if members.len() <= SMALL_GROUP {
-            cands.extend(members.iter().map(|&id| self.cand(id)));
+            cands.extend(members.iter().map(|&id| self.cand(tails, id)));
             NONE
         } else {
             // Each entry is found through the 4 bytes of its literal runs
@@ -624,14 +631,15 @@ impl AliasMatcher {
             // (member, head, offset in the tail, bytes left in the run);
             // then the head is replaced by its slot in `heads`: the head,
             // how many members have it and the last one counted.
-            let tails = members.iter().map(|&id| {
+            let member_tails = members.iter().map(|&id| {
                 let e = &self.pats.entries[id as usize];
                 &self.pats.key(e)[e.prefix as usize..]
             });
-            let mut grams: Vec<(u32, u32, u32, u32)> =
-                Vec::with_capacity(tails.clone().map(<[u8]>::len).sum());
+            let mut grams: Vec<(u32, u32, u32, u32)> = Vec::with_capacity(
+                member_tails.clone().map(<[u8]>::len).sum(),
+            );
             let mut rs = Vec::new();
-            for (k, t) in tails.enumerate() {
+            for (k, t) in member_tails.enumerate() {
                 runs(t, &mut rs);
                 for &(s, l) in &rs {
                     for at in s..(s + l).saturating_sub(HEAD - 1) {
@@ -677,7 +685,7 @@ impl AliasMatcher {
                     next,
                 ));
             }
-            cands.extend(unanchored.iter().map(|&id| self.cand(id)));
+            cands.extend(unanchored.iter().map(|&id| self.cand(tails, id)));
             if anchored.is_empty() {
                 return NONE;
             }
@@ -716,7 +724,7 @@ impl AliasMatcher {
                 slot_bits,
             });
             for (head, id, at, len, next) in anchored {
-                let cand = self.cand(id);
+                let cand = self.cand(tails, id);
                 self.anchors.push(Anchor { head, next, at, len, cand });
             }
             self.anchored.len() as u32 - 1
