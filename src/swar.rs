@@ -37,8 +37,9 @@ pub(crate) fn splat(b: u8) -> u64 {
     LO * u64::from(b)
 }
 
+/// The eight bytes of `hay` at `i`, little-endian.
 #[inline(always)]
-fn word(hay: &[u8], i: usize) -> u64 {
+pub(crate) fn word(hay: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(hay[i..i + 8].try_into().unwrap())
 }
 
@@ -55,12 +56,6 @@ pub(crate) fn eq_within(hay: &[u8], i: usize, j: usize, n: usize) -> bool {
         return n == 0 || diff << (64 - 8 * n as u32) == 0;
     }
     hay[i..i + n] == hay[j..j + n]
-}
-
-/// The eight bytes of `hay` at `i`, little-endian.
-#[inline(always)]
-pub(crate) fn word_at(hay: &[u8], i: usize) -> u64 {
-    word(hay, i)
 }
 
 /// Compress the high bits of `zeros` output to one bit per byte.

@@ -80,7 +80,10 @@ impl<'a> Iterator for Datagrams<'a> {
             );
         }
         // Errors counted from `start` by the parser: the event is built
-        // in this function's return slot, not copied there.
+        // in this function's return slot, not copied there. (This is
+        // `parse_datagram` written out: calling a shared
+        // `parse_datagram_at` instead cost 680 -> 715 instructions an
+        // event, inlined or not.)
         let rec = uevent::kernel::Record { base: start, ..Default::default() };
         Some(uevent::kernel::parse_at(payload, rec))
     }

@@ -117,7 +117,7 @@ pub(crate) fn parse_at(
         let sep = Separator::Nul;
         // The action's eight bytes: "ACTION=" and 17 more bytes at least
         // are in `env`.
-        let action = Action::from_word(action, crate::swar::word_at(env, 7));
+        let action = Action::from_word(action, crate::swar::word(env, 7));
         return finish(scan, action, devpath, env, sep, end, rec.meta());
     }
     let scan = Scan::run(env, 0, env_at, false)?;
