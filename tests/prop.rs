@@ -292,3 +292,65 @@ fn node_fields_past_16_bits() {
         );
     }
 }
+
+/// Large groups are found through literal runs looked at every
+/// `stride` bytes of the key: runs of every length from 3 to 16 bytes
+/// (so each stride, and entries left without an anchor), in keys that
+/// hold them at every offset, at the tail's start and end, twice, or
+/// cut short, match like the naive scan.
+#[test]
+fn anchors_at_every_offset() {
+    let mut r = Rng::new(common::env_count("COLDPLUG_SEED", 7) as u64);
+    let hex = b"0123456789ABCDEF";
+    for round in 0..40 {
+        // Each round a group whose shortest run sets another stride.
+        let min_run = 3 + round % 14;
+        let mut w = IndexWriter::new();
+        let mut runs = Vec::new();
+        for v in 0..(7 + r.below(60)) {
+            let len = min_run + r.below(17 - min_run.min(16));
+            let run: Vec<u8> = (0..len).map(|_| *r.pick(hex)).collect();
+            let mut p = b"g:v*".to_vec();
+            if r.percent(50) {
+                p.extend_from_slice(b"p*");
+            }
+            p.extend_from_slice(&run);
+            p.extend_from_slice([&b"*"[..], b"", b"?", b"*x"][r.below(4)]);
+            w.insert(&p, format!("m{v}").as_bytes(), v as u32).unwrap();
+            runs.push(run);
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("modules.alias.bin"), w.to_bytes())
+            .unwrap();
+        let k = KernelDir::open(tmp.path()).unwrap();
+        let idx = k.alias.as_ref().unwrap();
+        let compiled = AliasMatcher::build(idx);
+        let naive = NaiveMatcher::build(idx);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut found = 0;
+        for run in &runs {
+            for pad in 0..12 {
+                let junk = |r: &mut Rng, n: usize| -> Vec<u8> {
+                    (0..n).map(|_| *r.pick(b"0123456789ABCDEFpx")).collect()
+                };
+                let mut key = b"g:v".to_vec();
+                key.extend(junk(&mut r, pad));
+                let cut = if r.percent(20) { r.below(run.len()) } else { 0 };
+                key.extend_from_slice(&run[..run.len() - cut]);
+                if r.percent(30) {
+                    key.extend_from_slice(run);
+                }
+                let n = r.below(3);
+                key.extend(junk(&mut r, n));
+                compiled.lookup(&key, &mut a);
+                naive.lookup(&key, &mut b);
+                let a =
+                    names(a.iter().map(|h| compiled.module_name(h.module)));
+                let b = names(b.iter().map(|h| naive.module_name(h.module)));
+                assert_eq!(a, b, "key {}", String::from_utf8_lossy(&key));
+                found += usize::from(!a.is_empty());
+            }
+        }
+        assert!(found > runs.len(), "round {round}: {found} keys matched");
+    }
+}

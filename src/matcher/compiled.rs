@@ -12,10 +12,12 @@
 //!    60 generic `usb:v*p*d*dc*dsc*dp*icXXiscYYipZZin*` patterns) is
 //!    indexed by an *anchor* per entry: the longest run of plain bytes
 //!    in its tail, which must appear somewhere in the key's tail since
-//!    every element but `*` consumes one byte. A sliding 4-byte window
-//!    over the key, a bitmap and a hash table of anchor heads give the
-//!    few entries worth an fnmatch; entries without a usable anchor are
-//!    always checked.
+//!    every element but `*` consumes one byte. An anchor is indexed
+//!    under its first `stride` 4-byte heads, so the key is looked at
+//!    every `stride` bytes only (the stride is chosen per group from
+//!    how crowded the heads are); a bitmap and a hash table of heads
+//!    give the few entries worth an fnmatch. Entries without a usable
+//!    anchor are always checked.
 //! 3. Entries checked one by one first pass a 64-bit signature test
 //!    (hashed byte pairs of their literal segments against those of the
 //!    key, computed once per lookup, see [`super::glob`]).
@@ -35,7 +37,7 @@
 //! lookup once the caller's output vector has grown.
 
 use super::fnmatch::{fnmatch_nonul as fnmatch, simple_end};
-use super::glob::{signature, GlobId, Globs, Signature};
+use super::glob::{load8, signature, GlobId, Globs, Signature};
 use super::order::{self, Hit};
 use super::patterns::Patterns;
 use super::ModuleId;
@@ -46,6 +48,11 @@ const NONE: u32 = u32::MAX;
 const SMALL_GROUP: usize = 6;
 /// Anchors are found through their first 4 bytes.
 const HEAD: usize = 4;
+/// The cost of an anchor probe against a bloom test, in the choice of
+/// a group's stride: fit on the bundled kernels' golden corpora
+/// (instructions per lookup of the usb, pci, hid, of, acpi and pcmcia
+/// keys; 0.01 to 10 tried).
+const PROBE_WEIGHT: f64 = 0.1;
 
 /// Trie nodes live back to back in one byte blob, each in one piece
 /// with the entries it checks, so a step down the trie touches one or
@@ -81,6 +88,10 @@ fn u32_at(b: &[u8], o: usize) -> u32 {
 struct Anchored {
     /// Range of `anchors`, sorted by head.
     anchors: (u32, u32),
+    /// The key is looked at every `stride` bytes: each anchor is indexed
+    /// under its first `stride` heads, one of which an occurrence puts
+    /// on a looked-at place.
+    stride: u32,
     /// Bitmap over hashed heads: offset in `bloom` and log2 of its bits.
     bloom: u32,
     bloom_bits: u32,
@@ -129,16 +140,47 @@ impl Cand {
     }
 }
 
+/// The entries of a large group already checked in this lookup: an
+/// anchor can occur more than once in a key.
+#[derive(Default)]
+struct Seen {
+    first: [u32; 16],
+    n: usize,
+    more: Vec<u32>,
+}
+
+impl Seen {
+    /// False when `entry` was seen before.
+    fn insert(&mut self, entry: u32) -> bool {
+        if self.first[..self.n].contains(&entry) || self.more.contains(&entry)
+        {
+            return false;
+        }
+        if self.n < self.first.len() {
+            self.first[self.n] = entry;
+            self.n += 1;
+        } else {
+            self.more.push(entry);
+        }
+        true
+    }
+}
+
+/// A literal run an entry's matches contain, found through one of its
+/// first `stride` 4-byte heads.
 #[derive(Debug, Clone, Copy)]
 struct Anchor {
     head: u32,
-    /// Bytes 4..12 of the anchor (little-endian, zero-padded), so most
+    /// Where the head starts in the anchor.
+    skip: u32,
+    /// Bytes 0..8 of the anchor (little-endian, zero-padded), so most
     /// candidates are refused without touching the pattern arena.
-    next: u64,
+    first: u64,
     /// Offset of the anchor in the pattern arena, and its length.
     at: u32,
     len: u32,
-    cand: Cand,
+    /// The entry, in `anchor_cands`.
+    cand: u32,
 }
 
 /// A software prefetch of the cache line at `p`: the trie walk asks for
@@ -197,6 +239,8 @@ pub struct AliasMatcher {
     exact: Vec<u32>,
     anchored: Vec<Anchored>,
     anchors: Vec<Anchor>,
+    /// The entries of the anchors, each once.
+    anchor_cands: Vec<Cand>,
     bloom: Vec<u64>,
     /// Index in `anchors` of a head's first anchor, or NONE.
     head_slots: Vec<u32>,
@@ -418,6 +462,7 @@ impl AliasMatcher {
             exact: Vec::new(),
             anchored: Vec::new(),
             anchors: Vec::new(),
+            anchor_cands: Vec::new(),
             bloom: Vec::new(),
             head_slots: Vec::new(),
             globs: Globs::default(),
@@ -624,9 +669,12 @@ impl AliasMatcher {
             cands.extend(members.iter().map(|&id| self.cand(tails, id)));
             NONE
         } else {
-            // Each entry is found through the 4 bytes of its literal runs
-            // that the fewest entries of the group share, so no head is
-            // crowded (`d000` would be in hundreds of pci patterns).
+            // Each entry is found through a literal run of its tail,
+            // which every match contains, by the run's first `stride`
+            // 4-byte heads: a key is then looked at every `stride` bytes
+            // only. The run is picked so its heads are shared by the
+            // fewest entries of the group, so no head is crowded (`d000`
+            // would be in hundreds of pci patterns).
             // Every 4-gram of every member's literal runs, computed once:
             // (member, head, offset in the tail, bytes left in the run);
             // then the head is replaced by its slot in `heads`: the head,
@@ -638,10 +686,12 @@ impl AliasMatcher {
             let mut grams: Vec<(u32, u32, u32, u32)> = Vec::with_capacity(
                 member_tails.clone().map(<[u8]>::len).sum(),
             );
+            let mut longest = vec![0usize; members.len()];
             let mut rs = Vec::new();
             for (k, t) in member_tails.enumerate() {
                 runs(t, &mut rs);
                 for &(s, l) in &rs {
+                    longest[k] = longest[k].max(l);
                     for at in s..(s + l).saturating_sub(HEAD - 1) {
                         let left = (s + l - at) as u32;
                         let h = head_of(&t[at..]);
@@ -654,48 +704,119 @@ impl AliasMatcher {
                 g.1 = heads.count(g.1, g.0);
             }
             let heads = heads.heads;
-            let mut anchored = Vec::new();
-            let mut unanchored = Vec::new();
-            let mut best: Vec<Option<(u32, u32, u32)>> =
-                vec![None; members.len()];
+            // Per member and stride, the start of the `stride` heads to
+            // index in its 4-grams: the window in one run whose heads
+            // are shared least, then the longest anchor. 4-grams of a
+            // run are adjacent in `grams`, and a window whose first gram
+            // leaves room ends in its run. One pass over each member's
+            // grams serves every stride.
+            const STRIDES: [usize; 4] = [1, 2, 4, 8];
+            let mut picks: [Vec<u32>; 4] = Default::default();
+            let mut crowds = [0u64; 4];
+            let mut prefix: Vec<u32> = Vec::new();
             for chunk in grams.chunk_by(|x, y| x.0 == y.0) {
-                let pick = chunk.iter().min_by_key(|&&(_, n, _, left)| {
-                    (heads[n as usize].1, std::cmp::Reverse(left))
-                });
-                if let Some(&(k, n, at, left)) = pick {
-                    best[k as usize] = Some((heads[n as usize].0, at, left));
+                prefix.clear();
+                prefix.push(0);
+                let mut sum = 0;
+                for g in chunk {
+                    sum += heads[g.1 as usize].1;
+                    prefix.push(sum);
+                }
+                let mut best = [(u32::MAX, std::cmp::Reverse(0u32), NONE); 4];
+                for (w0, g) in chunk.iter().enumerate() {
+                    let left = g.3 as usize;
+                    for (b, st) in best.iter_mut().zip(STRIDES) {
+                        if left < HEAD + st - 1 {
+                            break;
+                        }
+                        let crowd = prefix[w0 + st] - prefix[w0];
+                        let c = (crowd, std::cmp::Reverse(g.3));
+                        if c < (b.0, b.1) {
+                            *b = (c.0, c.1, w0 as u32);
+                        }
+                    }
+                }
+                for (k, b) in best.iter().enumerate() {
+                    picks[k].push(b.2);
+                    if b.2 != NONE {
+                        crowds[k] += u64::from(b.0);
+                    }
                 }
             }
-            for (&id, best) in members.iter().zip(best) {
-                let Some((head, at, len)) = best else {
+            // The stride of least estimated cost: a lookup looks at a
+            // 1/stride of the key's places, each costing a bloom test,
+            // plus, for each indexed head, the chance a key holds it
+            // (the share of members that do) times its anchors, that is
+            // the picked heads' crowds summed over the members; an
+            // entry left without an anchor costs a check per lookup.
+            // Every member with a gram has a stride-1 pick.
+            let mut best_cost = f64::MAX;
+            let mut k_best = 0;
+            for k in 0..STRIDES.len() {
+                let lost = picks[k].iter().filter(|&&w| w == NONE).count();
+                if lost > 2 {
+                    break;
+                }
+                let probes = crowds[k] as f64 / members.len() as f64;
+                let cost = (1.0 + PROBE_WEIGHT * probes) / STRIDES[k] as f64
+                    + lost as f64;
+                if cost < best_cost {
+                    best_cost = cost;
+                    k_best = k;
+                }
+            }
+            let stride = STRIDES[k_best];
+            // Per anchored member: (entry, anchor in the arena, its
+            // length, its first 8 bytes); `order`: its heads.
+            let mut found: Vec<(u32, u32, u32, u64)> = Vec::new();
+            let mut order: Vec<u64> = Vec::new();
+            let mut unanchored = Vec::new();
+            let mut best_picks =
+                std::mem::take(&mut picks[k_best]).into_iter();
+            let mut chunks = grams.chunk_by(|x, y| x.0 == y.0).peekable();
+            for (k, &id) in members.iter().enumerate() {
+                let chunk = match chunks.peek() {
+                    Some(c) if c[0].0 == k as u32 => chunks.next().unwrap(),
+                    _ => &[][..],
+                };
+                let w0 = match chunk {
+                    [] => NONE,
+                    _ => best_picks.next().unwrap(),
+                };
+                if w0 == NONE {
                     unanchored.push(id);
                     continue;
-                };
-                let (at, len) = (at as usize, len as usize);
+                }
+                let w0 = w0 as usize;
+                let w = &chunk[w0..w0 + stride];
+                let (at, len) = (w[0].2 as usize, w[0].3 as usize);
                 let e = &self.pats.entries[id as usize];
                 let start = e.prefix as usize + at;
                 let a = &self.pats.key(e)[start..start + len];
-                // (head, entry) first: sorted on, then made an Anchor.
-                let next = next8(a, HEAD, len - HEAD);
-                anchored.push((
-                    head,
-                    id,
-                    e.key + start as u32,
-                    len as u32,
-                    next,
-                ));
+                let first = next8(a, 0, len);
+                // Sorted on as one word: head, then member, then skip.
+                let m = found.len() as u64;
+                for (skip, g) in w.iter().enumerate() {
+                    let head = u64::from(heads[g.1 as usize].0);
+                    order.push(head << 32 | m << 3 | skip as u64);
+                }
+                found.push((id, e.key + start as u32, len as u32, first));
             }
             cands.extend(unanchored.iter().map(|&id| self.cand(tails, id)));
-            if anchored.is_empty() {
+            if found.is_empty() {
                 return NONE;
             }
-            // Entries are distinct: the order is total.
-            anchored.sort_unstable_by_key(|a| (a.0, a.1));
+            // Up to 8 heads a member: skip fits in 3 bits.
+            debug_assert!(stride <= 8 && found.len() < 1 << 29);
+            order.sort_unstable();
+            let head = |o: u64| (o >> 32) as u32;
             let a0 = self.anchors.len();
             // About 16 bits per distinct head, 64 to 8192 bits; twice as
             // many head slots as heads.
-            let nheads =
-                1 + anchored.windows(2).filter(|w| w[0].0 != w[1].0).count();
+            let nheads = 1 + order
+                .windows(2)
+                .filter(|w| head(w[0]) != head(w[1]))
+                .count();
             let bits = (nheads * 16).next_power_of_two().clamp(64, 8192);
             let log2 = bits.trailing_zeros();
             let b0 = self.bloom.len();
@@ -704,8 +825,9 @@ impl AliasMatcher {
             let slot_bits = slots.trailing_zeros();
             let s0 = self.head_slots.len();
             self.head_slots.resize(s0 + slots, NONE);
-            for (k, &(head, ..)) in anchored.iter().enumerate() {
-                if k > 0 && anchored[k - 1].0 == head {
+            for (k, &o) in order.iter().enumerate() {
+                let head = head(o);
+                if k > 0 && (order[k - 1] >> 32) as u32 == head {
                     continue;
                 }
                 let bit = bloom_bit(head, log2) as usize;
@@ -717,15 +839,29 @@ impl AliasMatcher {
                 self.head_slots[s0 + i] = (a0 + k) as u32;
             }
             self.anchored.push(Anchored {
-                anchors: (a0 as u32, anchored.len() as u32),
+                anchors: (a0 as u32, order.len() as u32),
+                stride: stride as u32,
                 bloom: b0 as u32,
                 bloom_bits: log2,
                 slots: s0 as u32,
                 slot_bits,
             });
-            for (head, id, at, len, next) in anchored {
-                let cand = self.cand(tails, id);
-                self.anchors.push(Anchor { head, next, at, len, cand });
+            let c0 = self.anchor_cands.len() as u64;
+            for &(id, ..) in &found {
+                let c = self.cand(tails, id);
+                self.anchor_cands.push(c);
+            }
+            for o in order {
+                let (m, skip) = ((o >> 3 & ((1 << 29) - 1)) as usize, o & 7);
+                let (_, at, len, first) = found[m];
+                self.anchors.push(Anchor {
+                    head: head(o),
+                    skip: skip as u32,
+                    first,
+                    at,
+                    len,
+                    cand: (c0 + m as u64) as u32,
+                });
             }
             self.anchored.len() as u32 - 1
         }
@@ -863,7 +999,10 @@ impl AliasMatcher {
     }
 
     /// Check the anchored entries of a large group whose anchor occurs
-    /// in `key[p..]`.
+    /// in `key[p..]`. Out of line, so the window loop keeps its state
+    /// in registers (inlined into the walk, it spilled: 27 instructions
+    /// a window).
+    #[inline(never)]
     fn anchored_hits(
         &self,
         g: usize,
@@ -873,74 +1012,81 @@ impl AliasMatcher {
         out: &mut Vec<Hit>,
     ) {
         let g = &self.anchored[g];
-        if key.len() < p + HEAD {
+        let Some(tail) = key.get(p..) else { return };
+        let Some(n) = (tail.len() + 1).checked_sub(HEAD) else {
             return;
+        };
+        let bloom =
+            &self.bloom[g.bloom as usize..][..(1usize << g.bloom_bits) / 64];
+        let shift = 32 - g.bloom_bits;
+        let mut seen = Seen::default();
+        let stride = g.stride as usize;
+        let mut pos = 0;
+        while pos < n {
+            let h = head_of(&tail[pos..pos + HEAD]);
+            let bit = (h.wrapping_mul(BLOOM_MUL) >> shift) as usize;
+            if bloom[bit / 64] & (1 << (bit % 64)) != 0 {
+                let at = p + pos;
+                self.anchored_at(g, h, key, p, at, general, out, &mut seen);
+            }
+            pos += stride;
         }
+    }
+
+    /// The anchors of group `g` with head `h` that occur at `key[pos..]`:
+    /// check their entries (each once).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn anchored_at(
+        &self,
+        g: &Anchored,
+        h: u32,
+        key: &[u8],
+        p: usize,
+        pos: usize,
+        general: bool,
+        out: &mut Vec<Hit>,
+        seen: &mut Seen,
+    ) {
         let anchors = &self.anchors
             [g.anchors.0 as usize..(g.anchors.0 + g.anchors.1) as usize];
-        let bloom = &self.bloom[g.bloom as usize..];
         let slots = &self.head_slots
             [g.slots as usize..g.slots as usize + (1 << g.slot_bits)];
         let slot_mask = slots.len() - 1;
-        // Entries whose anchor was seen; an anchor can occur twice.
-        let mut seen = [0u32; 16];
-        let mut nseen = 0;
-        let mut more: Vec<u32> = Vec::new();
-        let shift = 32 - g.bloom_bits;
-        for (w, pos) in key[p..].windows(HEAD).zip(p..) {
-            let h = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-            let bit = (h.wrapping_mul(BLOOM_MUL) >> shift) as usize;
-            if bloom[bit / 64] & (1 << (bit % 64)) == 0 {
+        let mut s = head_slot(h, g.slot_bits);
+        let lo = loop {
+            match slots[s] {
+                NONE => return,
+                a if anchors[a as usize - g.anchors.0 as usize].head == h => {
+                    break a as usize - g.anchors.0 as usize
+                }
+                _ => s = (s + 1) & slot_mask,
+            }
+        };
+        for a in anchors[lo..].iter().take_while(|a| a.head == h) {
+            // The anchor would start at `at`, in the tail.
+            let (len, skip) = (a.len as usize, a.skip as usize);
+            let Some(at) = pos.checked_sub(skip).filter(|&at| at >= p) else {
+                continue;
+            };
+            if at + len > key.len() {
                 continue;
             }
-            let mut s = head_slot(h, g.slot_bits);
-            let lo = loop {
-                match slots[s] {
-                    NONE => break None,
-                    a if anchors[a as usize - g.anchors.0 as usize].head
-                        == h =>
-                    {
-                        break Some(a as usize - g.anchors.0 as usize)
-                    }
-                    _ => s = (s + 1) & slot_mask,
-                }
-            };
-            let Some(lo) = lo else { continue };
-            let rest = key.len() - pos;
-            let mut kn: Option<u64> = None;
-            for a in anchors[lo..].iter().take_while(|a| a.head == h) {
-                let len = a.len as usize;
-                if len > rest {
+            let mask =
+                if len >= 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 };
+            if load8(key, at) & mask != a.first {
+                continue;
+            }
+            if len > 8 {
+                let from = a.at as usize + 8;
+                let anc = &self.pats.keys[from..a.at as usize + len];
+                if key[at + 8..at + len] != *anc {
                     continue;
                 }
-                let want =
-                    *kn.get_or_insert_with(|| next8(key, pos + HEAD, 8));
-                let mask = if len - HEAD >= 8 {
-                    u64::MAX
-                } else {
-                    (1u64 << (8 * (len - HEAD))) - 1
-                };
-                if want & mask != a.next {
-                    continue;
-                }
-                if len > HEAD + 8 {
-                    let at = a.at as usize;
-                    let anc = &self.pats.keys[at..at + len];
-                    if key[pos..pos + len] != *anc {
-                        continue;
-                    }
-                }
-                let entry = a.cand.entry;
-                if seen[..nseen].contains(&entry) || more.contains(&entry) {
-                    continue;
-                }
-                if nseen < seen.len() {
-                    seen[nseen] = entry;
-                    nseen += 1;
-                } else {
-                    more.push(entry);
-                }
-                self.check(&a.cand, key, p, general, out);
+            }
+            if seen.insert(a.cand) {
+                let c = &self.anchor_cands[a.cand as usize];
+                self.check(c, key, p, general, out);
             }
         }
     }
@@ -967,6 +1113,7 @@ impl AliasMatcher {
             + self.exact.len() * 4
             + self.anchored.len() * size_of::<Anchored>()
             + self.anchors.len() * size_of::<Anchor>()
+            + self.anchor_cands.len() * size_of::<Cand>()
             + self.bloom.len() * 8
             + self.head_slots.len() * 4
     }

@@ -91,7 +91,7 @@ struct Seg {
 
 /// Eight bytes of `key` from `at`, zero past its end.
 #[inline(always)]
-fn load8(key: &[u8], at: usize) -> u64 {
+pub(crate) fn load8(key: &[u8], at: usize) -> u64 {
     match key.get(at..at + 8) {
         Some(w) => u64::from_le_bytes(w.try_into().unwrap()),
         None => {
