@@ -60,20 +60,30 @@ const PROBE_WEIGHT: f64 = 0.1;
 /// come in random order, as a coldplug's do):
 ///
 /// ```text
-///  0  u32 exact        start of the node's literal entries in `exact`
-///  4  u16 exact_len
-///  6  u8  first, u8 last   child byte range (first > last: no children)
-///  8  u16 label_len
+///  0  u8  first, u8 last   child byte range (first > last: no children)
+///  2  u8  label_len
+///  3  u8  flags        EXACT, CHECK, ANCHORED, WIDE_FIELDS
+///  4  u32 exact        start of the node's literal entries in `exact`
+///  8  u16 exact_len
 /// 10  u16 ncheck       candidates inline after the child table
 /// 12  u32 anchored     index into `anchored`, or NONE
-/// 16  a u32 for each of label_len, exact_len, ncheck (in that order)
-///     that reads WIDE: its real value
+/// 16  with WIDE_FIELDS: label_len, exact_len and ncheck as u32s
 ///     label bytes, then u32 child offsets x (last - first + 1), NONE =
 ///     absent, then ncheck candidates of CAND bytes (see `Cand::write`)
 /// ```
+///
+/// The flags let the walk pass the many nodes that only branch (most
+/// of a pci or usb key's) with a header load, a label compare and a
+/// child lookup.
 const NODE_HEADER: usize = 16;
-/// A u16 header field too small for its value: a u32 follows.
-const WIDE: u16 = u16::MAX;
+/// The node has literal entries.
+const EXACT: u8 = 1;
+/// The node has inline candidates.
+const CHECK: u8 = 2;
+/// The node has an anchored group.
+const ANCHORED: u8 = 4;
+/// A field does not fit its header slot: all three are u32s after it.
+const WIDE_FIELDS: u8 = 8;
 /// Bytes of an inline candidate.
 const CAND: usize = 28;
 
@@ -571,12 +581,11 @@ impl AliasMatcher {
                 _ => 0,
             };
             let c = x0[n];
-            let wide = [labels[n].1, c, group[n].1]
-                .iter()
-                .filter(|&&v| v >= u32::from(WIDE))
-                .count();
+            let wide = labels[n].1 > u32::from(u8::MAX)
+                || c > u32::from(u16::MAX)
+                || group[n].1 > u32::from(u16::MAX);
             size += NODE_HEADER
-                + 4 * wide
+                + 12 * usize::from(wide)
                 + labels[n].1 as usize
                 + 4 * nk
                 + CAND * group[n].1 as usize;
@@ -605,17 +614,28 @@ impl AliasMatcher {
             let (ls, ll) = (labels[n].0 as usize, labels[n].1 as usize);
             let nx = xfill[n] - x0[n];
             let t = &mut m.trie;
-            let short = |v: usize| u16::try_from(v).unwrap_or(WIDE);
-            t.extend_from_slice(&x0[n].to_le_bytes());
-            t.extend_from_slice(&short(nx as usize).to_le_bytes());
+            let wide = u8::try_from(ll).is_err()
+                || u16::try_from(nx).is_err()
+                || u16::try_from(nc).is_err();
+            let flags = [
+                (nx != 0, EXACT),
+                (nc != 0, CHECK),
+                (anchored != NONE, ANCHORED),
+                (wide, WIDE_FIELDS),
+            ]
+            .iter()
+            .fold(0, |f, &(on, bit)| if on { f | bit } else { f });
             t.push(first);
             t.push(last);
-            t.extend_from_slice(&short(ll).to_le_bytes());
-            t.extend_from_slice(&short(nc as usize).to_le_bytes());
+            t.push(ll as u8);
+            t.push(flags);
+            t.extend_from_slice(&x0[n].to_le_bytes());
+            t.extend_from_slice(&(nx as u16).to_le_bytes());
+            t.extend_from_slice(&(nc as u16).to_le_bytes());
             t.extend_from_slice(&anchored.to_le_bytes());
-            for v in [ll, nx as usize, nc as usize] {
-                if short(v) == WIDE {
-                    t.extend_from_slice(&(v as u32).to_le_bytes());
+            if wide {
+                for v in [ll as u32, nx, nc] {
+                    t.extend_from_slice(&v.to_le_bytes());
                 }
             }
             t.extend_from_slice(&m.pats.keys[ls..ls + ll]);
@@ -883,27 +903,17 @@ impl AliasMatcher {
         let mut i = 0usize;
         while let Some(h) = t.get(o..o + NODE_HEADER) {
             let h: &[u8; NODE_HEADER] = h.try_into().unwrap();
-            let (first, last) = (usize::from(h[6]), usize::from(h[7]));
+            let (first, last, flags) =
+                (usize::from(h[0]), usize::from(h[1]), h[3]);
             let mut body = o + NODE_HEADER;
-            let l = u16::from_le_bytes([h[8], h[9]]);
-            let nx = u16::from_le_bytes([h[4], h[5]]);
-            let nc = u16::from_le_bytes([h[10], h[11]]);
-            let (l, nx, nc) = if (l == WIDE) | (nx == WIDE) | (nc == WIDE) {
-                let mut wide = |v: u16| {
-                    if v == WIDE {
-                        body += 4;
-                        u32_at(t, body - 4) as usize
-                    } else {
-                        usize::from(v)
-                    }
-                };
-                (wide(l), wide(nx), wide(nc))
+            let l = if flags & WIDE_FIELDS == 0 {
+                usize::from(h[2])
             } else {
-                (usize::from(l), usize::from(nx), usize::from(nc))
+                body += 12;
+                u32_at(t, o + NODE_HEADER) as usize
             };
-            let label = &t[body..body + l];
-            match key.get(i..i + l) {
-                Some(k) if same(k, label) => {}
+            match (key.get(i..i + l), t.get(body..body + l)) {
+                (Some(k), Some(label)) if same(k, label) => {}
                 _ => break,
             }
             i += l;
@@ -921,39 +931,20 @@ impl AliasMatcher {
             if next != NONE {
                 prefetch(t.as_ptr().wrapping_add(next as usize));
             }
-            if nc != 0 {
-                let at = body + 4 * kids;
-                let cands = &t[at..at + nc * CAND];
-                for c in cands.chunks_exact(CAND) {
-                    let c: &[u8; CAND] = c.try_into().unwrap();
-                    // The signature is computed at the first need, from
-                    // this split on: later groups look at a suffix of
-                    // what it covers. Most candidates stop here, so the
-                    // rest of the record is read after.
-                    let need = u64::from_le_bytes(c[..8].try_into().unwrap());
-                    if !general
-                        && need
-                            & !*sig.get_or_insert_with(|| signature(&key[i..]))
-                            != 0
-                    {
-                        continue;
-                    }
-                    self.check(&Cand::read(c), key, i, general, out);
-                }
-            }
-            let anchored = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
-            if anchored != NONE {
-                self.anchored_hits(anchored as usize, key, i, general, out);
+            if flags & (CHECK | ANCHORED) != 0 {
+                self.node_checks(
+                    o,
+                    body + 4 * kids,
+                    key,
+                    i,
+                    general,
+                    &mut sig,
+                    out,
+                );
             }
             if i == key.len() {
-                let x = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-                for &id in &self.exact[x..x + nx] {
-                    let e = &self.pats.entries[id as usize];
-                    out.push(Hit {
-                        priority: e.priority,
-                        visit: order::visit(i as u32, e.post),
-                        module: e.module,
-                    });
+                if flags & EXACT != 0 {
+                    self.exact_hits(o, key.len(), out);
                 }
                 break;
             }
@@ -964,6 +955,74 @@ impl AliasMatcher {
             i += 1;
         }
         order::finish(out);
+    }
+
+    /// The `(label_len, exact_len, ncheck)` of the node at `o`.
+    #[inline(always)]
+    fn node_fields(&self, o: usize) -> (usize, usize, usize) {
+        let t = &self.trie[..];
+        let u16_at =
+            |at: usize| usize::from(u16::from_le_bytes([t[at], t[at + 1]]));
+        if t[o + 3] & WIDE_FIELDS == 0 {
+            (usize::from(t[o + 2]), u16_at(o + 8), u16_at(o + 10))
+        } else {
+            let w = |k: usize| u32_at(t, o + NODE_HEADER + 4 * k) as usize;
+            (w(0), w(1), w(2))
+        }
+    }
+
+    /// The hits of the node at `o`'s literal entries, for a key of
+    /// length `len` that ends at the node.
+    #[inline(never)]
+    fn exact_hits(&self, o: usize, len: usize, out: &mut Vec<Hit>) {
+        let (_, nx, _) = self.node_fields(o);
+        let x = u32_at(&self.trie, o + 4) as usize;
+        for &id in &self.exact[x..x + nx] {
+            let e = &self.pats.entries[id as usize];
+            out.push(Hit {
+                priority: e.priority,
+                visit: order::visit(len as u32, e.post),
+                module: e.module,
+            });
+        }
+    }
+
+    /// Check the node at `o`'s inline candidates (from `at` in the
+    /// trie) and its anchored group against `key` split at `p`. Out of
+    /// line: the walk's loop keeps its state in registers.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn node_checks(
+        &self,
+        o: usize,
+        at: usize,
+        key: &[u8],
+        p: usize,
+        general: bool,
+        sig: &mut Option<Signature>,
+        out: &mut Vec<Hit>,
+    ) {
+        let t = &self.trie[..];
+        let (_, _, nc) = self.node_fields(o);
+        for c in t[at..at + nc * CAND].chunks_exact(CAND) {
+            let c: &[u8; CAND] = c.try_into().unwrap();
+            // The signature is computed at the first need, from this
+            // split on: later groups look at a suffix of what it
+            // covers. Most candidates stop here, so the rest of the
+            // record is read after.
+            let need = u64::from_le_bytes(c[..8].try_into().unwrap());
+            if !general
+                && need & !*sig.get_or_insert_with(|| signature(&key[p..]))
+                    != 0
+            {
+                continue;
+            }
+            self.check(&Cand::read(c), key, p, general, out);
+        }
+        let anchored = u32_at(t, o + 12);
+        if anchored != NONE {
+            self.anchored_hits(anchored as usize, key, p, general, out);
+        }
     }
 
     /// Check candidate `c` against `key` split at `p`.
