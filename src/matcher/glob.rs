@@ -30,7 +30,17 @@ pub(crate) struct Glob {
     segs: (u32, u16),
     lead_star: bool,
     trail_star: bool,
+    /// The first bytes of its middle segments (`Seg::slot` indexes
+    /// them), when they are all plain and at most four: a key of at
+    /// most 64 bytes then gets a bitmap of where each occurs in one
+    /// pass, and each segment is searched through its bitmap.
+    firsts: Option<[u8; FIRSTS]>,
 }
+
+/// Distinct first bytes a glob's middle segments may have for the
+/// bitmap search (`usb`'s `*dc*dsc*dp*ic*isc*ip*in*` has two, pci's
+/// `*sv*sd*bc*sc*i*` three).
+const FIRSTS: usize = 4;
 
 /// Every compiled tail of a matcher, in flat tables.
 #[derive(Debug, Clone, Default)]
@@ -85,6 +95,8 @@ struct Seg {
     exact: bool,
     /// The first element is a plain byte.
     first_plain: bool,
+    /// The index of the first element in its glob's `firsts`.
+    slot: u8,
     word: u64,
     mask: u64,
 }
@@ -169,11 +181,14 @@ impl Globs {
             return None;
         }
         self.needs.push(need);
-        self.globs.push(Glob {
+        let mut glob = Glob {
             segs: (seg0 as u32, nsegs as u16),
             lead_star,
             trail_star,
-        });
+            firsts: None,
+        };
+        glob.firsts = self.firsts(&glob);
+        self.globs.push(glob);
         Some(self.globs.len() as GlobId - 1)
     }
 
@@ -204,10 +219,46 @@ impl Globs {
             len: s.len() as u16,
             exact: s.len() <= 8 && s.iter().all(|&e| e < ANY),
             first_plain: s[0] < ANY,
+            slot: 0,
             word,
             mask,
         });
         need
+    }
+
+    /// The middle segments of `g` (those searched for; the others are
+    /// anchored), as a range of `segs`.
+    fn middle(g: &Glob) -> std::ops::Range<usize> {
+        let (s0, n) = (g.segs.0 as usize, usize::from(g.segs.1));
+        let lo = usize::from(!g.lead_star).min(n);
+        let hi = n - usize::from(!g.trail_star && n > lo);
+        s0 + lo..s0 + hi
+    }
+
+    /// `Glob::firsts` for `g`; sets its segments' `slot`s.
+    fn firsts(&mut self, g: &Glob) -> Option<[u8; FIRSTS]> {
+        let mid = Globs::middle(g);
+        let segs = &mut self.segs[mid];
+        if segs.len() < 2 || segs.iter().any(|s| !s.first_plain) {
+            return None;
+        }
+        let mut firsts = Vec::new();
+        for s in segs.iter_mut() {
+            let b = s.word as u8;
+            s.slot = match firsts.iter().position(|&f| f == b) {
+                Some(k) => k as u8,
+                None => {
+                    firsts.push(b);
+                    firsts.len() as u8 - 1
+                }
+            };
+        }
+        if firsts.len() > FIRSTS {
+            return None;
+        }
+        let mut out = [firsts[0]; FIRSTS];
+        out[..firsts.len()].copy_from_slice(&firsts);
+        Some(out)
     }
 
     /// Does segment `s` match `key` at `at` (which must leave room)?
@@ -280,6 +331,34 @@ impl Globs {
         None
     }
 
+    /// [`Globs::find`] through `at`, a bitmap of the places where the
+    /// key (at most 64 bytes) has the segment's first byte.
+    #[inline]
+    fn find_in(
+        &self,
+        s: &Seg,
+        key: &[u8],
+        from: usize,
+        limit: usize,
+        at: u64,
+    ) -> Option<usize> {
+        let len = usize::from(s.len);
+        if from + len > limit {
+            return None;
+        }
+        let last = limit - len;
+        // Places from `from` to `last` (both below 64).
+        let mut m = at & (!0u64 << from) & (!0u64 >> (63 - last));
+        while m != 0 {
+            let pos = m.trailing_zeros() as usize;
+            if self.seg_at(s, key, pos) {
+                return Some(pos);
+            }
+            m &= m - 1;
+        }
+        None
+    }
+
     /// The signature bits every key matching `g` has.
     pub(crate) fn need(&self, g: GlobId) -> Signature {
         self.needs[g as usize]
@@ -323,10 +402,24 @@ impl Globs {
                 mid = rest;
             }
         }
-        for s in mid {
-            match self.find(s, key, lo, hi) {
-                Some(at) => lo = at + usize::from(s.len),
-                None => return false,
+        match g.firsts {
+            Some(firsts) if key.len() <= 64 && !key.is_empty() => {
+                let at = crate::swar::masks64(key, 0, firsts);
+                for s in mid {
+                    let m = at[usize::from(s.slot)];
+                    match self.find_in(s, key, lo, hi, m) {
+                        Some(at) => lo = at + usize::from(s.len),
+                        None => return false,
+                    }
+                }
+            }
+            _ => {
+                for s in mid {
+                    match self.find(s, key, lo, hi) {
+                        Some(at) => lo = at + usize::from(s.len),
+                        None => return false,
+                    }
+                }
             }
         }
         // A `*` lies between whatever was anchored: the rest matches.
