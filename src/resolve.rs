@@ -25,7 +25,7 @@ use std::fmt;
 
 use crate::matcher::{self, AliasMatcher, Hit, Matcher, NaiveMatcher};
 use crate::modindex::normalize::{
-    alias_normalize_wild, modname_normalize_into, PATH_MAX,
+    alias_normalize_shape, modname_normalize_into, KeyShape, PATH_MAX,
 };
 use crate::modindex::{Index, KernelDir};
 
@@ -134,8 +134,8 @@ pub struct Scratch {
     key: Vec<u8>,
     found: Found,
     stage: Option<Stage>,
-    /// The normalized key holds a wildcard byte.
-    wild: bool,
+    /// What the chain asks of the normalized key.
+    shape: KeyShape,
 }
 
 /// The modules a stage found, and the matcher's hit buffer: apart from
@@ -323,17 +323,17 @@ impl Resolver {
                     e => LookupError::Errno(e),
                 });
         }
-        scratch.wild = alias_normalize_wild(alias, &mut scratch.key)
+        scratch.shape = alias_normalize_shape(alias, &mut scratch.key)
             .map_err(|_| LookupError::InvalidAlias)?;
-        let (key, wild, found) =
-            (&scratch.key[..], scratch.wild, &mut scratch.found);
+        let (key, shape, found) =
+            (&scratch.key[..], scratch.shape, &mut scratch.found);
         // CHAIN, unrolled: each stage is a constant, so its code runs
         // inline with no dispatch (a `match` per stage in a loop costs
         // a mispredicted indirect jump or two per lookup).
         macro_rules! stages {
             ($($i:literal)*) => {$({
                 const STAGE: Stage = CHAIN[$i];
-                self.run_with(STAGE, key, wild, found)?;
+                self.run_with(STAGE, key, shape, found)?;
                 if !found.ends.is_empty() {
                     scratch.stage = Some(STAGE);
                     return Ok(());
@@ -360,7 +360,7 @@ impl Resolver {
         &self,
         stage: Stage,
         key: &[u8],
-        wild: bool,
+        shape: KeyShape,
         s: &mut Found,
     ) -> Result<(), LookupError> {
         match stage {
@@ -391,7 +391,7 @@ impl Resolver {
                 }
             }
             Stage::ModDep => {
-                if !key.contains(&b':') {
+                if !shape.colon {
                     if let Some(i) = &self.kernel.dep {
                         if i.search(key).is_some() {
                             s.push_modname(key);
@@ -412,7 +412,7 @@ impl Resolver {
                 }
             }
             Stage::Aliases => {
-                self.wild(self.aliases.as_ref(), key, wild, s)?
+                self.wild(self.aliases.as_ref(), key, shape.wild, s)?
             }
             Stage::Builtin => {
                 if let Some(i) = &self.kernel.builtin {
@@ -422,7 +422,7 @@ impl Resolver {
                 }
             }
             Stage::BuiltinAlias => {
-                self.wild(self.builtin_alias.as_ref(), key, wild, s)?
+                self.wild(self.builtin_alias.as_ref(), key, shape.wild, s)?
             }
         }
         Ok(())

@@ -43,21 +43,41 @@ pub fn alias_normalize_wild(
     alias: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<bool, InvalidAlias> {
+    alias_normalize_shape(alias, out).map(|s| s.wild)
+}
+
+/// What the lookup chain asks of a normalized key besides its bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyShape {
+    /// It holds a wildcard byte (`*`, `?`, `[`).
+    pub wild: bool,
+    /// It holds a `:` (libkmod then skips modules.dep).
+    pub colon: bool,
+}
+
+/// [`alias_normalize`], also telling the key's [`KeyShape`], found in
+/// the same pass.
+pub fn alias_normalize_shape(
+    alias: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<KeyShape, InvalidAlias> {
     out.clear();
     if alias.len() < PATH_MAX - 1 {
         out.extend_from_slice(alias);
-        let mut wild = 0;
+        let (mut wild, mut colon) = (0, 0);
         let mut i = 0;
         while i < alias.len() {
-            let [dash, open, close, nul, star, quest] = crate::swar::masks16(
-                alias,
-                i,
-                [b'-', b'[', b']', 0, b'*', b'?'],
-            );
+            let [dash, open, close, nul, star, quest, col] =
+                crate::swar::masks16(
+                    alias,
+                    i,
+                    [b'-', b'[', b']', 0, b'*', b'?', b':'],
+                );
             if open | close | nul != 0 {
                 return normalize_slow(alias, out);
             }
             wild |= star | quest;
+            colon |= col;
             let mut d = dash;
             while d != 0 {
                 out[i + d.trailing_zeros() as usize] = b'_';
@@ -65,7 +85,7 @@ pub fn alias_normalize_wild(
             }
             i += 16;
         }
-        return Ok(wild != 0);
+        return Ok(KeyShape { wild: wild != 0, colon: colon != 0 });
     }
     normalize_slow(alias, out)
 }
@@ -74,7 +94,7 @@ pub fn alias_normalize_wild(
 fn normalize_slow(
     alias: &[u8],
     out: &mut Vec<u8>,
-) -> Result<bool, InvalidAlias> {
+) -> Result<KeyShape, InvalidAlias> {
     out.clear();
     let at = |i: usize| alias.get(i).copied().unwrap_or(0);
     let mut i = 0;
@@ -97,7 +117,10 @@ fn normalize_slow(
         }
         i += 1;
     }
-    Ok(out.iter().any(|&c| super::index::is_wildcard(c)))
+    Ok(KeyShape {
+        wild: out.iter().any(|&c| super::index::is_wildcard(c)),
+        colon: out.contains(&b':'),
+    })
 }
 
 /// libkmod's `modname_normalize`: `-` becomes `_` and the name stops
@@ -154,15 +177,32 @@ mod tests {
     }
 
     #[test]
+    fn shape() {
+        let mut v = Vec::new();
+        let shape = |k: &str, v: &mut Vec<u8>| {
+            alias_normalize_shape(k.as_bytes(), v).unwrap()
+        };
+        let s = shape("pci:v0000*", &mut v);
+        assert_eq!((s.wild, s.colon), (true, true));
+        let s = shape("dasd-eckd-mod", &mut v);
+        assert_eq!((s.wild, s.colon), (false, false));
+        // Past the first 16 bytes, and through kmod's loop (a bracket).
+        let s = shape("abcdefghijklmnopq:", &mut v);
+        assert_eq!((s.wild, s.colon), (false, true));
+        let s = shape("[ab]cdefghijklmnopq:", &mut v);
+        assert_eq!((s.wild, s.colon), (true, true));
+    }
+
+    #[test]
     fn fast_path_equals_kmods_loop() {
         // Mostly plain bytes, so whole 16-byte blocks take the fast path.
-        let alpha = b"abcdefghab-_[]*?\0x";
+        let alpha = b"abcdefgha:-_[]*?\0x";
         let mut rng = crate::test_rng::XorShift::new(0x2545_f491);
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for _ in 0..100_000 {
             let plain = 8 + rng.below(alpha.len() - 7);
             let key = rng.bytes(40, &alpha[..plain]);
-            let fast = alias_normalize_wild(&key, &mut a);
+            let fast = alias_normalize_shape(&key, &mut a);
             let slow = normalize_slow(&key, &mut b);
             assert_eq!(fast, slow, "{key:?}");
             if fast.is_ok() {
@@ -172,7 +212,7 @@ mod tests {
         for n in [4093, 4094, 4095, 4096, 5000] {
             let key = b"-a".repeat(n / 2);
             assert_eq!(
-                alias_normalize_wild(&key, &mut a),
+                alias_normalize_shape(&key, &mut a),
                 normalize_slow(&key, &mut b)
             );
             assert_eq!(a, b);
