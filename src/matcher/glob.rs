@@ -242,23 +242,21 @@ impl Globs {
         if segs.len() < 2 || segs.iter().any(|s| !s.first_plain) {
             return None;
         }
-        let mut firsts = Vec::new();
+        let mut firsts = [segs[0].word as u8; FIRSTS];
+        let mut n = 0;
         for s in segs.iter_mut() {
             let b = s.word as u8;
-            s.slot = match firsts.iter().position(|&f| f == b) {
+            s.slot = match firsts[..n].iter().position(|&f| f == b) {
                 Some(k) => k as u8,
-                None => {
-                    firsts.push(b);
-                    firsts.len() as u8 - 1
+                None if n < FIRSTS => {
+                    firsts[n] = b;
+                    n += 1;
+                    n as u8 - 1
                 }
+                None => return None,
             };
         }
-        if firsts.len() > FIRSTS {
-            return None;
-        }
-        let mut out = [firsts[0]; FIRSTS];
-        out[..firsts.len()].copy_from_slice(&firsts);
-        Some(out)
+        Some(firsts)
     }
 
     /// Does segment `s` match `key` at `at` (which must leave room)?
