@@ -912,9 +912,13 @@ impl AliasMatcher {
                 body += 12;
                 u32_at(t, o + NODE_HEADER) as usize
             };
-            match (key.get(i..i + l), t.get(body..body + l)) {
-                (Some(k), Some(label)) if same(k, label) => {}
-                _ => break,
+            // Most nodes of a pci or usb id have no label (they branch
+            // at every hex digit).
+            if l != 0 {
+                match (key.get(i..i + l), t.get(body..body + l)) {
+                    (Some(k), Some(label)) if same(k, label) => {}
+                    _ => break,
+                }
             }
             i += l;
             body += l;
