@@ -1105,7 +1105,7 @@ impl AliasMatcher {
     /// The anchors of group `g` with head `h` that occur at `key[pos..]`:
     /// check their entries (each once).
     #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
+    #[inline(always)]
     fn anchored_at(
         &self,
         g: &Anchored,
