@@ -91,6 +91,30 @@ pub(crate) fn masks16<const N: usize>(
     masks16_full(&w, 0, bytes).map(|m| m & live)
 }
 
+/// [`masks16`] for sets of bytes: bit `k` of mask `n` is set when
+/// `hay[i + k]` is one of `sets[n]` (repeat a byte to look for fewer
+/// than three): one mask for several bytes costs one `pmovmskb`.
+#[inline(always)]
+pub(crate) fn masks16_any<const N: usize>(
+    hay: &[u8],
+    i: usize,
+    sets: [[u8; 3]; N],
+) -> [u32; N] {
+    let rem = hay.len() - i;
+    if rem >= 16 {
+        return masks16_any_full(hay, i, sets);
+    }
+    if hay.len() >= 16 {
+        let shift = 16 - rem as u32;
+        return masks16_any_full(hay, hay.len() - 16, sets)
+            .map(|m| m >> shift);
+    }
+    let mut w = [0u8; 16];
+    w[..rem].copy_from_slice(&hay[i..]);
+    let live = (1u32 << rem) - 1;
+    masks16_any_full(&w, 0, sets).map(|m| m & live)
+}
+
 /// [`masks16`] for 64 bytes: bit `k` of mask `n` is set when
 /// `hay[i + k] == bytes[n]`, for `k` in 0..64; bytes past the end match
 /// nothing. Walking 64 bytes per step makes the loop overhead of a scan
@@ -144,6 +168,62 @@ fn masks16_portable<const N: usize>(
         let sb = splat(b);
         compress(zeros(lo ^ sb)) | compress(zeros(hi ^ sb)) << 8
     })
+}
+
+#[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
+#[inline(always)]
+fn masks16_any_portable<const N: usize>(
+    hay: &[u8],
+    i: usize,
+    sets: [[u8; 3]; N],
+) -> [u32; N] {
+    let (lo, hi) = (word(hay, i), word(hay, i + 8));
+    sets.map(|set| {
+        let z = |w: u64| set.iter().fold(0, |m, &b| m | zeros(w ^ splat(b)));
+        compress(z(lo)) | compress(z(hi)) << 8
+    })
+}
+
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "sse2",
+    not(coldplug_portable)
+))]
+#[inline(always)]
+fn masks16_any_full<const N: usize>(
+    hay: &[u8],
+    i: usize,
+    sets: [[u8; 3]; N],
+) -> [u32; N] {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_set_epi64x,
+    };
+    let (lo, hi) = (word(hay, i), word(hay, i + 8));
+    // SAFETY: as in `masks16_full`: sse2 is guaranteed by the cfg, and
+    // the intrinsics take values, not pointers.
+    unsafe {
+        let v = _mm_set_epi64x(hi as i64, lo as i64);
+        let eq = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+        sets.map(|[a, b, c]| {
+            let m = _mm_or_si128(_mm_or_si128(eq(a), eq(b)), eq(c));
+            _mm_movemask_epi8(m) as u32
+        })
+    }
+}
+
+#[cfg(not(all(
+    target_arch = "x86_64",
+    target_feature = "sse2",
+    not(coldplug_portable)
+)))]
+#[inline(always)]
+fn masks16_any_full<const N: usize>(
+    hay: &[u8],
+    i: usize,
+    sets: [[u8; 3]; N],
+) -> [u32; N] {
+    masks16_any_portable(hay, i, sets)
 }
 
 /// One byte compare and one `pmovmskb` per byte looked for. The
@@ -248,6 +328,27 @@ mod tests {
                         let p = masks16_portable(&hay[..n], i, bytes);
                         assert_eq!(p, want);
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn set_masks_agree_with_a_loop_and_the_portable_path() {
+        let hay: Vec<u8> = (0..40u32).map(|i| (i * 7 % 13) as u8).collect();
+        let sets = [[0u8, 3, 3], [12, 5, 7], [200, 200, 200], [1, 1, 9]];
+        for n in 1..=hay.len() {
+            for i in 0..n {
+                let mut want = [0u32; 4];
+                for k in 0..16.min(n - i) {
+                    for (w, set) in want.iter_mut().zip(sets) {
+                        *w |= u32::from(set.contains(&hay[i + k])) << k;
+                    }
+                }
+                assert_eq!(masks16_any(&hay[..n], i, sets), want, "{n} {i}");
+                if n - i >= 16 {
+                    let p = masks16_any_portable(&hay[..n], i, sets);
+                    assert_eq!(p, want);
                 }
             }
         }

@@ -67,16 +67,15 @@ pub fn alias_normalize_shape(
         let (mut wild, mut colon) = (0, 0);
         let mut i = 0;
         while i < alias.len() {
-            let [dash, open, close, nul, star, quest, col] =
-                crate::swar::masks16(
-                    alias,
-                    i,
-                    [b'-', b'[', b']', 0, b'*', b'?', b':'],
-                );
-            if open | close | nul != 0 {
+            let [dash, odd, star, col] = crate::swar::masks16_any(
+                alias,
+                i,
+                [[b'-'; 3], [b'[', b']', 0], [b'*', b'?', b'?'], [b':'; 3]],
+            );
+            if odd != 0 {
                 return normalize_slow(alias, out);
             }
-            wild |= star | quest;
+            wild |= star;
             colon |= col;
             let mut d = dash;
             while d != 0 {
