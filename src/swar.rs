@@ -76,19 +76,30 @@ pub(crate) fn masks16<const N: usize>(
     i: usize,
     bytes: [u8; N],
 ) -> [u32; N] {
+    partial16(hay, i, |h, at| masks16_full(h, at, bytes))
+}
+
+/// `full(hay, i)`, masks of sixteen bytes from `i`, for a `hay` that may
+/// end before `i + 16`: bytes past its end match nothing.
+#[inline(always)]
+fn partial16<const N: usize>(
+    hay: &[u8],
+    i: usize,
+    full: impl Fn(&[u8], usize) -> [u32; N],
+) -> [u32; N] {
     let rem = hay.len() - i;
     if rem >= 16 {
-        return masks16_full(hay, i, bytes);
+        return full(hay, i);
     }
     if hay.len() >= 16 {
         // The last sixteen bytes, with the bits before `i` shifted out.
         let shift = 16 - rem as u32;
-        return masks16_full(hay, hay.len() - 16, bytes).map(|m| m >> shift);
+        return full(hay, hay.len() - 16).map(|m| m >> shift);
     }
     let mut w = [0u8; 16];
     w[..rem].copy_from_slice(&hay[i..]);
     let live = (1u32 << rem) - 1;
-    masks16_full(&w, 0, bytes).map(|m| m & live)
+    full(&w, 0).map(|m| m & live)
 }
 
 /// [`masks16`] for sets of bytes: bit `k` of mask `n` is set when
@@ -100,19 +111,7 @@ pub(crate) fn masks16_any<const N: usize>(
     i: usize,
     sets: [[u8; 3]; N],
 ) -> [u32; N] {
-    let rem = hay.len() - i;
-    if rem >= 16 {
-        return masks16_any_full(hay, i, sets);
-    }
-    if hay.len() >= 16 {
-        let shift = 16 - rem as u32;
-        return masks16_any_full(hay, hay.len() - 16, sets)
-            .map(|m| m >> shift);
-    }
-    let mut w = [0u8; 16];
-    w[..rem].copy_from_slice(&hay[i..]);
-    let live = (1u32 << rem) - 1;
-    masks16_any_full(&w, 0, sets).map(|m| m & live)
+    partial16(hay, i, |h, at| masks16_any_full(h, at, sets))
 }
 
 /// [`masks16`] for 64 bytes: bit `k` of mask `n` is set when
@@ -163,11 +162,7 @@ fn masks16_portable<const N: usize>(
     i: usize,
     bytes: [u8; N],
 ) -> [u32; N] {
-    let (lo, hi) = (word(hay, i), word(hay, i + 8));
-    bytes.map(|b| {
-        let sb = splat(b);
-        compress(zeros(lo ^ sb)) | compress(zeros(hi ^ sb)) << 8
-    })
+    masks16_any_portable(hay, i, bytes.map(|b| [b; 3]))
 }
 
 #[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]

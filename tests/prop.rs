@@ -239,6 +239,17 @@ fn engines_agree() {
     assert!(nonempty > checked / 10);
 }
 
+/// Both matchers of the index `w` writes, read back from a file as a
+/// kernel directory's.
+fn matchers(w: &IndexWriter) -> (AliasMatcher, NaiveMatcher) {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("modules.alias.bin"), w.to_bytes())
+        .unwrap();
+    let k = KernelDir::open(tmp.path()).unwrap();
+    let idx = k.alias.as_ref().unwrap();
+    (AliasMatcher::build(idx), NaiveMatcher::build(idx))
+}
+
 /// Trie nodes store label length, literal-entry count and inline
 /// candidate count in 16 bits, with an escape to 32: a label, a key's
 /// values and a group each past 65,535 still match like the naive scan.
@@ -262,13 +273,7 @@ fn node_fields_past_16_bits() {
         let k = [b'g', b'*', alnum[x], alnum[y], b'?', alnum[z]];
         w.insert(&k, format!("g{}", v % 7).as_bytes(), 0).unwrap();
     }
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("modules.alias.bin"), w.to_bytes())
-        .unwrap();
-    let k = KernelDir::open(tmp.path()).unwrap();
-    let idx = k.alias.as_ref().unwrap();
-    let compiled = AliasMatcher::build(idx);
-    let naive = NaiveMatcher::build(idx);
+    let (compiled, naive) = matchers(&w);
     let mut key_long = long.clone();
     key_long.extend_from_slice(b"xyz");
     let keys: [&[u8]; 6] =
@@ -319,13 +324,7 @@ fn anchors_at_every_offset() {
             w.insert(&p, format!("m{v}").as_bytes(), v as u32).unwrap();
             runs.push(run);
         }
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::write(tmp.path().join("modules.alias.bin"), w.to_bytes())
-            .unwrap();
-        let k = KernelDir::open(tmp.path()).unwrap();
-        let idx = k.alias.as_ref().unwrap();
-        let compiled = AliasMatcher::build(idx);
-        let naive = NaiveMatcher::build(idx);
+        let (compiled, naive) = matchers(&w);
         let (mut a, mut b) = (Vec::new(), Vec::new());
         let mut found = 0;
         for run in &runs {

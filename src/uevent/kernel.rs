@@ -54,8 +54,11 @@ impl Default for Record {
 /// `rec.base`, and the event gets `rec`'s source and timestamp. A
 /// reader that returns the result as it is gets it built in its own
 /// return slot; shifting the error or setting the fields afterwards
-/// (`map`, `map_err`) copied the whole result, 160 bytes.
-#[inline]
+/// (`map`, `map_err`) copied the whole result, 160 bytes. Never
+/// inlined: inlined into the datagram and trace readers (which LLVM
+/// did or did not do as unrelated code changed) it took 736
+/// instructions an event instead of 680.
+#[inline(never)]
 pub(crate) fn parse_at(
     buf: &[u8],
     rec: Record,
