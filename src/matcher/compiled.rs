@@ -235,17 +235,6 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// Bytes `b[from..from + 8]`, zero-padded past the end of `b` or `len`.
-#[inline]
-fn next8(b: &[u8], from: usize, len: usize) -> u64 {
-    let mut w = [0u8; 8];
-    let end = b.len().min(from + len.min(8));
-    if from < end {
-        w[..end - from].copy_from_slice(&b[from..end]);
-    }
-    u64::from_le_bytes(w)
-}
-
 /// A matcher compiled from one index; see the module docs.
 #[derive(Debug, Clone)]
 pub struct AliasMatcher {
@@ -818,7 +807,7 @@ impl AliasMatcher {
                 let e = &self.pats.entries[id as usize];
                 let start = e.prefix as usize + at;
                 let a = &self.pats.key(e)[start..start + len];
-                let first = next8(a, 0, len);
+                let first = load8(a, 0);
                 // Sorted on as one word: head, then member, then skip.
                 let m = found.len() as u64;
                 for (skip, g) in w.iter().enumerate() {
