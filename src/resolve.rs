@@ -216,6 +216,9 @@ pub struct Resolver {
     kernel: KernelDir,
     aliases: Option<Matcher>,
     builtin_alias: Option<Matcher>,
+    /// Some name in modules.builtin.bin has a `:`. Names never do, so
+    /// a modalias (which always does) skips that exact search.
+    builtin_colon: bool,
     config: ConfigSlots,
     #[cfg(feature = "kmod-ffi")]
     kmod: Option<std::sync::Mutex<crate::kmod_ffi::Kmod>>,
@@ -257,10 +260,15 @@ impl Resolver {
         }
         let aliases = build(kernel.alias.as_ref(), backend);
         let builtin_alias = build(kernel.builtin_alias.as_ref(), backend);
+        let builtin_colon = kernel
+            .builtin
+            .as_ref()
+            .is_some_and(|i| i.entries().keys.contains(&b':'));
         Resolver {
             kernel,
             aliases,
             builtin_alias,
+            builtin_colon,
             config: ConfigSlots::default(),
             #[cfg(feature = "kmod-ffi")]
             kmod: None,
@@ -288,6 +296,7 @@ impl Resolver {
             kernel,
             aliases: None,
             builtin_alias: None,
+            builtin_colon: true,
             config: ConfigSlots::default(),
             kmod: Some(std::sync::Mutex::new(k)),
         })
@@ -415,6 +424,9 @@ impl Resolver {
                 self.wild(self.aliases.as_ref(), key, shape.wild, s)?
             }
             Stage::Builtin => {
+                if shape.colon && !self.builtin_colon {
+                    return Ok(());
+                }
                 if let Some(i) = &self.kernel.builtin {
                     if i.search(key).is_some() {
                         s.push_modname(key);
@@ -422,12 +434,17 @@ impl Resolver {
                 }
             }
             Stage::BuiltinAlias => {
-                self.wild(self.builtin_alias.as_ref(), key, shape.wild, s)?
+                // A small index most keys cannot match (crypto-*,
+                // char-major-*): its first-byte test spares the walk.
+                let m = self.builtin_alias.as_ref();
+                let m = m.filter(|m| m.may_match(key));
+                self.wild(m, key, shape.wild, s)?
             }
         }
         Ok(())
     }
 
+    #[inline(always)]
     fn wild(
         &self,
         m: Option<&Matcher>,

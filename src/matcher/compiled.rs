@@ -249,6 +249,11 @@ pub struct AliasMatcher {
     /// Index in `anchors` of a head's first anchor, or NONE.
     head_slots: Vec<u32>,
     globs: Globs,
+    /// The bytes a non-empty key can start with and still match: each
+    /// entry's first byte, or every byte when an entry starts with a
+    /// wildcard. Most keys a small index (builtin aliases) is asked
+    /// for stop here.
+    starts: [u64; 4],
 }
 
 /// The runs of plain bytes in `tail` that every match must contain, as
@@ -470,7 +475,15 @@ impl AliasMatcher {
             bloom: Vec::new(),
             head_slots: Vec::new(),
             globs: Globs::default(),
+            starts: [0; 4],
         };
+        for e in &m.pats.entries {
+            match m.pats.key(e).first() {
+                Some(b'*' | b'?' | b'[') => m.starts = [u64::MAX; 4],
+                Some(&b) => m.starts[usize::from(b / 64)] |= 1 << (b % 64),
+                None => {}
+            }
+        }
         // Each entry's compiled tail, or NONE (fnmatch it), for the
         // build only: a candidate carries its own. Thousands of entries
         // share a tail (`*sv*sd*bc*sc*i*`): compile each distinct one
@@ -953,6 +966,16 @@ impl AliasMatcher {
             i += 1;
         }
         order::finish(out);
+    }
+
+    /// False when no entry can match `key`: its first byte starts no
+    /// entry (libkmod's walk compares it literally unless an entry
+    /// starts with a wildcard).
+    #[inline]
+    pub fn may_match(&self, key: &[u8]) -> bool {
+        key.first().is_none_or(|&b| {
+            self.starts[usize::from(b / 64)] & (1 << (b % 64)) != 0
+        })
     }
 
     /// The `(label_len, exact_len, ncheck)` of the node at `o`.

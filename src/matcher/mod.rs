@@ -99,6 +99,16 @@ impl Matcher {
         }
     }
 
+    /// False when no entry can match `key` (a cheap test on its first
+    /// byte; always true for the naive scan).
+    #[inline]
+    pub fn may_match(&self, key: &[u8]) -> bool {
+        match self {
+            Matcher::Compiled(m) => m.may_match(key),
+            Matcher::Naive(_) => true,
+        }
+    }
+
     /// The name of a module.
     pub fn module_name(&self, id: ModuleId) -> &[u8] {
         match self {
