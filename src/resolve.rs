@@ -453,22 +453,20 @@ impl Resolver {
         s: &mut Found,
     ) -> Result<(), LookupError> {
         let Some(m) = m else { return Ok(()) };
-        let mut hits = std::mem::take(&mut s.hits);
-        m.lookup_wild(key, wild, &mut hits);
-        let mut r = Ok(());
-        for h in &hits {
+        let Found { hits, names, ends } = s;
+        m.lookup_wild(key, wild, hits);
+        for h in hits.iter() {
             let name = m.module_name(h.module);
             if let Err(e) = check_len(name, key) {
                 // libkmod drops what this source had found.
-                s.names.clear();
-                s.ends.clear();
-                r = Err(e);
-                break;
+                names.clear();
+                ends.clear();
+                return Err(e);
             }
-            s.push(name);
+            names.extend_from_slice(name);
+            ends.push(names.len());
         }
-        s.hits = hits;
-        r
+        Ok(())
     }
 }
 

@@ -982,10 +982,12 @@ impl AliasMatcher {
     #[inline(always)]
     fn node_fields(&self, o: usize) -> (usize, usize, usize) {
         let t = &self.trie[..];
+        // One bounds check for the header, not one a byte.
+        let h: &[u8; NODE_HEADER] = t[o..o + NODE_HEADER].try_into().unwrap();
         let u16_at =
-            |at: usize| usize::from(u16::from_le_bytes([t[at], t[at + 1]]));
-        if t[o + 3] & WIDE_FIELDS == 0 {
-            (usize::from(t[o + 2]), u16_at(o + 8), u16_at(o + 10))
+            |at: usize| usize::from(u16::from_le_bytes([h[at], h[at + 1]]));
+        if h[3] & WIDE_FIELDS == 0 {
+            (usize::from(h[2]), u16_at(8), u16_at(10))
         } else {
             let w = |k: usize| u32_at(t, o + NODE_HEADER + 4 * k) as usize;
             (w(0), w(1), w(2))

@@ -61,14 +61,32 @@ pub(crate) type Signature = u64;
 /// The bit of a byte pair (little-endian) in a [`Signature`].
 #[inline(always)]
 fn pair_bit(pair: u16) -> u32 {
-    u32::from(pair.wrapping_mul(0x9E37) >> 10)
+    crate::swar::pair_hash(pair)
 }
 
-/// The signature of every adjacent byte pair of `key`: seven pairs
-/// from each 8-byte load, four instructions a pair.
+/// The signature of every adjacent byte pair of `key`: sixteen pairs a
+/// step ([`crate::swar::pair_hashes16`]; the last step overlaps the one
+/// before, which sets no bit twice over), or for a key too short for
+/// that, seven pairs from each 8-byte load.
 #[inline]
 pub(crate) fn signature(key: &[u8]) -> Signature {
     let mut sig = 0u64;
+    if key.len() >= 17 {
+        let last = key.len() - 17;
+        let mut i = 0;
+        loop {
+            for mut w in crate::swar::pair_hashes16(key, i.min(last)) {
+                for _ in 0..8 {
+                    sig |= 1 << (w & 63);
+                    w >>= 8;
+                }
+            }
+            if i >= last {
+                return sig;
+            }
+            i += 16;
+        }
+    }
     let mut i = 0;
     while i + 8 <= key.len() {
         let w = u64::from_le_bytes(key[i..i + 8].try_into().unwrap());
@@ -429,6 +447,18 @@ impl Globs {
 mod tests {
     use super::*;
     use crate::matcher::fnmatch::fnmatch_nonul;
+
+    #[test]
+    fn signature_has_the_bit_of_every_pair() {
+        let key: Vec<u8> = (0..80u32).map(|i| (i * 29 % 97) as u8).collect();
+        for len in 0..key.len() {
+            let k = &key[..len];
+            let want = k.windows(2).fold(0u64, |s, w| {
+                s | 1 << pair_bit(u16::from_le_bytes([w[0], w[1]]))
+            });
+            assert_eq!(signature(k), want, "{len}");
+        }
+    }
 
     /// The compiled tail answers as `fnmatch` does, and the signature
     /// prefilter lets every match through. `None` when the tail is not
