@@ -25,7 +25,7 @@ use std::fmt;
 
 use crate::matcher::{self, AliasMatcher, Hit, Matcher, NaiveMatcher};
 use crate::modindex::normalize::{
-    alias_normalize_shape, modname_normalize_into, KeyShape, PATH_MAX,
+    alias_normalize_cow, modname_normalize_into, KeyShape, PATH_MAX,
 };
 use crate::modindex::{Index, KernelDir};
 
@@ -131,11 +131,10 @@ pub enum Backend {
 /// Per-thread lookup buffers; the answer of the last lookup.
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
+    /// The normalized key, for the keys normalizing changes.
     key: Vec<u8>,
     found: Found,
     stage: Option<Stage>,
-    /// What the chain asks of the normalized key.
-    shape: KeyShape,
 }
 
 /// The modules a stage found, and the matcher's hit buffer: apart from
@@ -190,11 +189,6 @@ impl Scratch {
     /// The stage that answered the last lookup.
     pub fn stage(&self) -> Option<Stage> {
         self.stage
-    }
-
-    /// The normalized key of the last lookup.
-    pub fn normalized_key(&self) -> &[u8] {
-        &self.key
     }
 }
 
@@ -332,10 +326,10 @@ impl Resolver {
                     e => LookupError::Errno(e),
                 });
         }
-        scratch.shape = alias_normalize_shape(alias, &mut scratch.key)
+        // Most keys need no change and are not copied.
+        let (key, shape) = alias_normalize_cow(alias, &mut scratch.key)
             .map_err(|_| LookupError::InvalidAlias)?;
-        let (key, shape, found) =
-            (&scratch.key[..], scratch.shape, &mut scratch.found);
+        let found = &mut scratch.found;
         // CHAIN, unrolled: each stage is a constant, so its code runs
         // inline with no dispatch (a `match` per stage in a loop costs
         // a mispredicted indirect jump or two per lookup).

@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 pub use error::{ErrorKind, IndexError};
 pub use index::{Entries, Entry, Index, Value, WildPos};
 pub use normalize::{
-    alias_normalize, alias_normalize_shape, alias_normalize_wild,
-    modname_normalize, InvalidAlias, KeyShape,
+    alias_normalize, alias_normalize_cow, alias_normalize_shape,
+    alias_normalize_wild, modname_normalize, InvalidAlias, KeyShape,
 };
 pub use write::IndexWriter;
 

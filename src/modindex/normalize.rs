@@ -61,32 +61,59 @@ pub fn alias_normalize_shape(
     alias: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<KeyShape, InvalidAlias> {
-    out.clear();
-    if alias.len() < PATH_MAX - 1 {
+    let (in_out, shape) = normalize_into(alias, out)?;
+    if !in_out {
+        out.clear();
         out.extend_from_slice(alias);
-        let (mut wild, mut colon) = (0, 0);
-        let mut i = 0;
-        while i < alias.len() {
-            let [dash, odd, star, col] = crate::swar::masks16_any(
-                alias,
-                i,
-                [[b'-'; 3], [b'[', b']', 0], [b'*', b'?', b'?'], [b':'; 3]],
-            );
-            if odd != 0 {
-                return normalize_slow(alias, out);
-            }
-            wild |= star;
-            colon |= col;
-            let mut d = dash;
-            while d != 0 {
-                out[i + d.trailing_zeros() as usize] = b'_';
-                d &= d - 1;
-            }
-            i += 16;
-        }
-        return Ok(KeyShape { wild: wild != 0, colon: colon != 0 });
     }
-    normalize_slow(alias, out)
+    Ok(shape)
+}
+
+/// [`alias_normalize_shape`] that copies only when normalizing changes
+/// something: a key without `-`, brackets or NUL (nearly every
+/// modalias) is returned as it is, and `out` is left alone; otherwise
+/// the normalized key is built in `out` and returned from there.
+pub fn alias_normalize_cow<'a>(
+    alias: &'a [u8],
+    out: &'a mut Vec<u8>,
+) -> Result<(&'a [u8], KeyShape), InvalidAlias> {
+    let (in_out, shape) = normalize_into(alias, out)?;
+    Ok((if in_out { out } else { alias }, shape))
+}
+
+/// The normalizing pass: true when the key was built in `out`, false
+/// when it is `alias` unchanged (`out` untouched).
+#[inline(always)]
+fn normalize_into(
+    alias: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(bool, KeyShape), InvalidAlias> {
+    if alias.len() >= PATH_MAX - 1 {
+        return normalize_slow(alias, out).map(|s| (true, s));
+    }
+    let (mut wild, mut colon, mut dashes) = (0, 0, 0);
+    let mut i = 0;
+    while i < alias.len() {
+        let [dash, odd, star, col] = crate::swar::masks16_any(
+            alias,
+            i,
+            [[b'-'; 3], [b'[', b']', 0], [b'*', b'?', b'?'], [b':'; 3]],
+        );
+        if odd != 0 {
+            return normalize_slow(alias, out).map(|s| (true, s));
+        }
+        wild |= star;
+        colon |= col;
+        dashes |= dash;
+        i += 16;
+    }
+    let shape = KeyShape { wild: wild != 0, colon: colon != 0 };
+    if dashes == 0 {
+        return Ok((false, shape));
+    }
+    out.clear();
+    out.extend(alias.iter().map(|&b| if b == b'-' { b'_' } else { b }));
+    Ok((true, shape))
 }
 
 /// kmod's loop, byte by byte.
@@ -207,6 +234,10 @@ mod tests {
             if fast.is_ok() {
                 assert_eq!(a, b, "{key:?}");
             }
+            let mut c = Vec::new();
+            let cow = alias_normalize_cow(&key, &mut c)
+                .map(|(k, s)| (k.to_vec(), s));
+            assert_eq!(cow, slow.map(|s| (b.clone(), s)), "{key:?}");
         }
         for n in [4093, 4094, 4095, 4096, 5000] {
             let key = b"-a".repeat(n / 2);

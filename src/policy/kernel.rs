@@ -375,8 +375,10 @@ impl PolicyKernel {
         scratch: &mut Scratch,
     ) -> Result<Vec<ModRef>, LookupError> {
         self.resolver.lookup(alias, scratch)?;
-        let key =
-            String::from_utf8_lossy(scratch.normalized_key()).into_owned();
+        let mut key = Vec::new();
+        // The lookup succeeded, so the key normalizes.
+        let _ = alias_normalize(alias, &mut key);
+        let key = String::from_utf8_lossy(&key).into_owned();
         let stage = scratch.stage();
         let mut config_patterns = self
             .config
