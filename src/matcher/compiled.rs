@@ -1041,12 +1041,27 @@ impl AliasMatcher {
             {
                 continue;
             }
-            self.check(&Cand::read(c), key, p, general, out);
+            self.check_cold(&Cand::read(c), key, p, general, out);
         }
         let anchored = u32_at(t, o + 12);
         if anchored != NONE {
             self.anchored_hits(anchored as usize, key, p, general, out);
         }
+    }
+
+    /// [`AliasMatcher::check`] out of line: inlined into the candidate
+    /// loop, the tables it needs were loaded (and spilled) on every
+    /// call of the loop, though most candidates stop at the signature.
+    #[inline(never)]
+    fn check_cold(
+        &self,
+        c: &Cand,
+        key: &[u8],
+        p: usize,
+        general: bool,
+        out: &mut Vec<Hit>,
+    ) {
+        self.check(c, key, p, general, out)
     }
 
     /// Check candidate `c` against `key` split at `p`.
