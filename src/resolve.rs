@@ -447,18 +447,15 @@ impl Resolver {
         s: &mut Found,
     ) -> Result<(), LookupError> {
         let Some(m) = m else { return Ok(()) };
-        let Found { hits, names, ends } = s;
-        m.lookup_wild(key, wild, hits);
-        for h in hits.iter() {
-            let name = m.module_name(h.module);
+        m.lookup_wild(key, wild, &mut s.hits);
+        for k in 0..s.hits.len() {
+            let name = m.module_name(s.hits[k].module);
             if let Err(e) = check_len(name, key) {
                 // libkmod drops what this source had found.
-                names.clear();
-                ends.clear();
+                s.clear();
                 return Err(e);
             }
-            names.extend_from_slice(name);
-            ends.push(names.len());
+            s.push(name);
         }
         Ok(())
     }

@@ -269,9 +269,10 @@ fn masks16_full<const N: usize>(
 }
 
 /// The multiplier of [`pair_hashes16`]'s hash.
-pub(crate) const PAIR_MUL: u16 = 0x9E37;
+const PAIR_MUL: u16 = 0x9E37;
 
-/// The hash of a byte pair (little-endian) to 0..64:
+/// The hash of a byte pair (little-endian) to 0..64, its bit in a glob
+/// signature:
 /// `(pair * PAIR_MUL mod 2^16) >> 10`.
 #[inline(always)]
 pub(crate) fn pair_hash(pair: u16) -> u32 {

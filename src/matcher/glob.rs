@@ -17,7 +17,7 @@
 //! and the caller keeps using `fnmatch`.
 
 use super::fnmatch::bracket_set;
-use crate::swar::{splat, zeros};
+use crate::swar::{pair_hash, splat, zeros};
 
 /// One element of a segment: a byte (0..=255), any byte, or a set.
 const ANY: u16 = 256;
@@ -58,12 +58,6 @@ pub(crate) struct Globs {
 /// A 64-bit set of hashed byte pairs.
 pub(crate) type Signature = u64;
 
-/// The bit of a byte pair (little-endian) in a [`Signature`].
-#[inline(always)]
-fn pair_bit(pair: u16) -> u32 {
-    crate::swar::pair_hash(pair)
-}
-
 /// The signature of every adjacent byte pair of `key`: sixteen pairs a
 /// step ([`crate::swar::pair_hashes16`]; the last step overlaps the one
 /// before, which sets no bit twice over), or for a key too short for
@@ -91,12 +85,12 @@ pub(crate) fn signature(key: &[u8]) -> Signature {
     while i + 8 <= key.len() {
         let w = u64::from_le_bytes(key[i..i + 8].try_into().unwrap());
         for k in 0..7 {
-            sig |= 1 << pair_bit((w >> (8 * k)) as u16);
+            sig |= 1 << pair_hash((w >> (8 * k)) as u16);
         }
         i += 7;
     }
     while i + 1 < key.len() {
-        sig |= 1 << pair_bit(u16::from_le_bytes([key[i], key[i + 1]]));
+        sig |= 1 << pair_hash(u16::from_le_bytes([key[i], key[i + 1]]));
         i += 1;
     }
     sig
@@ -229,7 +223,7 @@ impl Globs {
         for w in s.windows(2) {
             if w[0] < ANY && w[1] < ANY {
                 need |= 1
-                    << pair_bit(u16::from_le_bytes([w[0] as u8, w[1] as u8]));
+                    << pair_hash(u16::from_le_bytes([w[0] as u8, w[1] as u8]));
             }
         }
         self.segs.push(Seg {
@@ -454,7 +448,7 @@ mod tests {
         for len in 0..key.len() {
             let k = &key[..len];
             let want = k.windows(2).fold(0u64, |s, w| {
-                s | 1 << pair_bit(u16::from_le_bytes([w[0], w[1]]))
+                s | 1 << pair_hash(u16::from_le_bytes([w[0], w[1]]))
             });
             assert_eq!(signature(k), want, "{len}");
         }
