@@ -98,7 +98,9 @@ pub(crate) fn signature(key: &[u8]) -> Signature {
 
 /// One segment. Its first eight elements are also kept as a word and
 /// a mask (`?` and sets masked out), so most comparisons are one load,
-/// one xor and one and; `exact` says the word settles it.
+/// one xor and one and; `exact` says the word settles it. A segment of
+/// 9 to 16 plain bytes also keeps its last eight as `word2`, which
+/// settles the rest.
 #[derive(Debug, Clone, Copy)]
 struct Seg {
     start: u32,
@@ -109,8 +111,11 @@ struct Seg {
     first_plain: bool,
     /// The index of the first element in its glob's `firsts`.
     slot: u8,
+    /// 9 to 16 plain bytes: `word` and `word2` settle it.
+    two_words: bool,
     word: u64,
     mask: u64,
+    word2: u64,
 }
 
 /// Eight bytes of `key` from `at`, zero past its end.
@@ -226,14 +231,25 @@ impl Globs {
                     << pair_hash(u16::from_le_bytes([w[0] as u8, w[1] as u8]));
             }
         }
+        let plain = s.iter().all(|&e| e < ANY);
+        let two_words = plain && (9..=16).contains(&s.len());
+        let word2 = match two_words {
+            true => s[s.len() - 8..]
+                .iter()
+                .enumerate()
+                .fold(0, |w, (k, &e)| w | u64::from(e) << (8 * k)),
+            false => 0,
+        };
         self.segs.push(Seg {
             start: start as u32,
             len: s.len() as u16,
-            exact: s.len() <= 8 && s.iter().all(|&e| e < ANY),
+            exact: s.len() <= 8 && plain,
             first_plain: s[0] < ANY,
             slot: 0,
+            two_words,
             word,
             mask,
+            word2,
         });
         need
     }
@@ -277,7 +293,13 @@ impl Globs {
         if (load8(key, at) ^ s.word) & s.mask != 0 {
             return false;
         }
-        s.exact || self.seg_rest(s, key, at)
+        if s.exact {
+            return true;
+        }
+        if s.two_words {
+            return load8(key, at + usize::from(s.len) - 8) == s.word2;
+        }
+        self.seg_rest(s, key, at)
     }
 
     /// [`Globs::seg_at`] for what the word does not settle.
