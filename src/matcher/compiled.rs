@@ -912,6 +912,23 @@ impl AliasMatcher {
             let h: &[u8; NODE_HEADER] = h.try_into().unwrap();
             let (first, last, flags) =
                 (usize::from(h[0]), usize::from(h[1]), h[3]);
+            // Most nodes a pci or usb key meets only branch: no label,
+            // nothing to check (such a node always has children). Their
+            // step is a child lookup and nothing else.
+            if h[2] == 0 && flags == 0 {
+                let next = match key.get(i) {
+                    Some(&ch) if usize::from(ch).wrapping_sub(first) <= last.wrapping_sub(first) => {
+                        u32_at(t, o + NODE_HEADER + 4 * (usize::from(ch) - first))
+                    }
+                    _ => break,
+                };
+                if next == NONE {
+                    break;
+                }
+                o = next as usize;
+                i += 1;
+                continue;
+            }
             let mut body = o + NODE_HEADER;
             let l = if flags & WIDE_FIELDS == 0 {
                 usize::from(h[2])
