@@ -912,13 +912,18 @@ impl AliasMatcher {
             let h: &[u8; NODE_HEADER] = h.try_into().unwrap();
             let (first, last, flags) =
                 (usize::from(h[0]), usize::from(h[1]), h[3]);
+            // No children is stored as first 1, last 0.
+            let kids = (last + 1).wrapping_sub(first);
             // Most nodes a pci or usb key meets only branch: no label,
-            // nothing to check (such a node always has children). Their
-            // step is a child lookup and nothing else.
+            // nothing to check. Their step is a child lookup and nothing
+            // else.
             if h[2] == 0 && flags == 0 {
                 let next = match key.get(i) {
-                    Some(&ch) if usize::from(ch).wrapping_sub(first) <= last.wrapping_sub(first) => {
-                        u32_at(t, o + NODE_HEADER + 4 * (usize::from(ch) - first))
+                    Some(&ch)
+                        if usize::from(ch).wrapping_sub(first) < kids =>
+                    {
+                        let c = usize::from(ch) - first;
+                        u32_at(t, o + NODE_HEADER + 4 * c)
                     }
                     _ => break,
                 };
@@ -946,8 +951,6 @@ impl AliasMatcher {
             }
             i += l;
             body += l;
-            // No children is stored as first 1, last 0.
-            let kids = (last + 1).wrapping_sub(first);
             // The next node, asked for before this one's entries are
             // checked so its cache miss overlaps with that work.
             let next = match key.get(i) {
@@ -1241,6 +1244,60 @@ mod tests {
         let mut out = vec![(0, 0)];
         super::runs(tail, &mut out);
         out
+    }
+
+    /// The walk's short path for nodes that only branch: an empty index
+    /// (a root with no children) and keys that end among, or run past,
+    /// the digits of an id.
+    #[test]
+    fn branch_only_nodes() {
+        use crate::matcher::NaiveMatcher;
+        use crate::modindex::{Index, IndexWriter};
+        let empty = Index::from_vec(IndexWriter::new().to_bytes()).unwrap();
+        let m = super::AliasMatcher::build(&empty);
+        let mut hits = Vec::new();
+        for key in [&b""[..], b"a", b"\xff", b"pci:v00008086"] {
+            m.lookup(key, &mut hits);
+            assert!(hits.is_empty());
+        }
+        let mut w = IndexWriter::new();
+        for (k, v) in [
+            ("pci:v00001234d*", "a"),
+            ("pci:v00001235d0001", "b"),
+            ("pci:v00009999d*sv*", "c"),
+            ("pci:v00009998d0002sv*", "d"),
+        ] {
+            w.insert(k.as_bytes(), v.as_bytes(), 0).unwrap();
+        }
+        let idx = Index::from_vec(w.to_bytes()).unwrap();
+        let (m, naive) =
+            (super::AliasMatcher::build(&idx), NaiveMatcher::build(&idx));
+        let mut want = Vec::new();
+        let mut found = 0;
+        for key in [
+            "pci:v0000",
+            "pci:v000012",
+            "pci:v00001234",
+            "pci:v00001234d",
+            "pci:v00001234dx",
+            "pci:v00001235d0001",
+            "pci:v00001235d000",
+            "pci:v00009999d1sv2",
+            "pci:v0000999",
+            "pci:v00009998d0002sv",
+            "pci:v00008086d1",
+            "pci:v0000123",
+        ] {
+            m.lookup(key.as_bytes(), &mut hits);
+            naive.lookup(key.as_bytes(), &mut want);
+            let ours: Vec<&[u8]> =
+                hits.iter().map(|h| m.module_name(h.module)).collect();
+            let theirs: Vec<&[u8]> =
+                want.iter().map(|h| naive.module_name(h.module)).collect();
+            assert_eq!(ours, theirs, "{key}");
+            found += hits.len();
+        }
+        assert_eq!(found, 5);
     }
 
     #[test]
