@@ -233,12 +233,13 @@ impl Globs {
         }
         let plain = s.iter().all(|&e| e < ANY);
         let two_words = plain && (9..=16).contains(&s.len());
-        let word2 = match two_words {
-            true => s[s.len() - 8..]
+        let word2 = if two_words {
+            s[s.len() - 8..]
                 .iter()
                 .enumerate()
-                .fold(0, |w, (k, &e)| w | u64::from(e) << (8 * k)),
-            false => 0,
+                .fold(0, |w, (k, &e)| w | u64::from(e) << (8 * k))
+        } else {
+            0
         };
         self.segs.push(Seg {
             start: start as u32,
@@ -506,6 +507,11 @@ mod tests {
             b"ab*ab",
             b"*[[:digit:]]",
             b"x*[^q]",
+            // Segments of 9 to 16 plain bytes (two words): first,
+            // middle, last.
+            b"aabbaabba*",
+            b"*abaabbabab*b",
+            b"*abababababababab",
         ];
         let keys: &[&[u8]] = &[
             b"",
@@ -522,6 +528,16 @@ mod tests {
             b"x1",
             b"xq",
             b"abxab",
+            b"aabbaabba",
+            b"aabbaabbab",
+            b"xabaabbababb",
+            b"xabaabbabaab",
+            b"abababababababab",
+            b"babababababababab",
+            b"bbababababababab",
+            // The first eight bytes agree, the last eight do not.
+            b"ababababababbbab",
+            b"aabbaabbb",
         ];
         for t in tails {
             for k in keys {
