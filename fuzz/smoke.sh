@@ -14,7 +14,7 @@ set -eu
 
 cd "$(dirname "$0")"
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-30}"
-ALL="kernel libudev monitor sysfs trace_file roundtrip differential"
+ALL="kernel libudev monitor sysfs trace_file roundtrip differential matcher"
 TARGETS="${*:-$ALL}"
 
 # `cargo fuzz build` takes one target at most: build all, or each named.

@@ -375,3 +375,57 @@ pub fn roundtrip_bytes(data: &[u8]) {
         roundtrip(&fe);
     }
 }
+
+/// Most patterns and keys one matcher input may hold, and their longest
+/// line: bounds the work per input.
+const MATCHER_LINES: usize = 64;
+const MATCHER_LINE: usize = 200;
+
+/// The compiled matcher against the naive one and the port of
+/// libkmod's trie walk, on a pattern set and keys taken from the input:
+/// lines up to the first empty one are patterns (the module and the
+/// priority follow from the line's number), the lines after are keys.
+/// All three must give the same modules in the same order.
+pub fn matcher(data: &[u8]) {
+    use crate::matcher::{trie_lookup, AliasMatcher, NaiveMatcher};
+    use crate::modindex::{alias_normalize, Index, IndexWriter};
+
+    let mut lines = data.split(|&b| b == b'\n');
+    let mut w = IndexWriter::new();
+    for (n, p) in lines
+        .by_ref()
+        .take_while(|l| !l.is_empty())
+        .take(MATCHER_LINES)
+        .enumerate()
+    {
+        let module = format!("m{}", n % 6);
+        let p = &p[..p.len().min(MATCHER_LINE)];
+        // Bytes an index cannot hold are refused, as depmod would.
+        let _ = w.insert(p, module.as_bytes(), (n % 4) as u32);
+    }
+    let idx = Index::from_vec(w.to_bytes()).expect("written index reads");
+    let compiled = AliasMatcher::build(&idx);
+    let naive = NaiveMatcher::build(&idx);
+    let (mut hits, mut walk, mut key) = (Vec::new(), Vec::new(), Vec::new());
+    for k in lines.take(MATCHER_LINES) {
+        let k = &k[..k.len().min(MATCHER_LINE)];
+        if alias_normalize(k, &mut key).is_err() {
+            continue;
+        }
+        trie_lookup(&idx, &key, &mut walk);
+        let want: Vec<&[u8]> = walk.iter().map(|(_, m)| *m).collect();
+        compiled.lookup(&key, &mut hits);
+        let got: Vec<&[u8]> =
+            hits.iter().map(|h| compiled.module_name(h.module)).collect();
+        assert_eq!(
+            got,
+            want,
+            "compiled, key {:?}",
+            String::from_utf8_lossy(k)
+        );
+        naive.lookup(&key, &mut hits);
+        let got: Vec<&[u8]> =
+            hits.iter().map(|h| naive.module_name(h.module)).collect();
+        assert_eq!(got, want, "naive, key {:?}", String::from_utf8_lossy(k));
+    }
+}

@@ -14,7 +14,7 @@ use coldplug::fuzzing;
 
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 7] = [
+const TARGETS: [Target; 8] = [
     ("kernel", fuzzing::kernel),
     ("libudev", fuzzing::libudev),
     ("monitor", fuzzing::monitor),
@@ -22,6 +22,7 @@ const TARGETS: [Target; 7] = [
     ("trace_file", fuzzing::trace_file),
     ("roundtrip", fuzzing::roundtrip_bytes),
     ("differential", reference::differential),
+    ("matcher", fuzzing::matcher),
 ];
 
 fn replay(kind: &str) -> usize {

@@ -311,7 +311,8 @@ fn bloom_bit(head: u32, bits: u32) -> u32 {
 /// the bloom's, so the two filters do not fail together).
 #[inline]
 fn head_slot(head: u32, bits: u32) -> usize {
-    ((u64::from(head) * 0x9E37_79B9_7F4A_7C15) >> (64 - bits)) as usize
+    (u64::from(head).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits))
+        as usize
 }
 
 /// The distinct 4-byte heads of a large group's literal runs, each
