@@ -12,7 +12,9 @@
 //! - the fields picked out in the parse pass agree with the entries.
 //!
 //! [`roundtrip`] works the other way: it generates a uevent, encodes it
-//! in each format, parses it back and compares.
+//! in each format, parses it back and compares. [`matcher`] is a
+//! differential of the module matchers: the compiled one, the naive one
+//! and the port of libkmod's trie walk must agree on every key.
 
 use arbitrary::{Arbitrary, Unstructured};
 
