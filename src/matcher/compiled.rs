@@ -198,6 +198,25 @@ struct Anchor {
     cand: u32,
 }
 
+/// The child, in trie `t`, of the node whose child table starts at
+/// `table` and spans `kids` bytes from `first`, on key byte `ch` (none
+/// past the key's end), or NONE.
+#[inline(always)]
+fn child(
+    t: &[u8],
+    table: usize,
+    first: usize,
+    kids: usize,
+    ch: Option<&u8>,
+) -> u32 {
+    match ch {
+        Some(&ch) if usize::from(ch).wrapping_sub(first) < kids => {
+            u32_at(t, table + 4 * (usize::from(ch) - first))
+        }
+        _ => NONE,
+    }
+}
+
 /// A software prefetch of the cache line at `p`: the trie walk asks for
 /// the next node before it checks the current node's entries.
 #[inline(always)]
@@ -919,15 +938,7 @@ impl AliasMatcher {
             // nothing to check. Their step is a child lookup and nothing
             // else.
             if h[2] == 0 && flags == 0 {
-                let next = match key.get(i) {
-                    Some(&ch)
-                        if usize::from(ch).wrapping_sub(first) < kids =>
-                    {
-                        let c = usize::from(ch) - first;
-                        u32_at(t, o + NODE_HEADER + 4 * c)
-                    }
-                    _ => break,
-                };
+                let next = child(t, o + NODE_HEADER, first, kids, key.get(i));
                 if next == NONE {
                     break;
                 }
@@ -954,12 +965,7 @@ impl AliasMatcher {
             body += l;
             // The next node, asked for before this one's entries are
             // checked so its cache miss overlaps with that work.
-            let next = match key.get(i) {
-                Some(&ch) if usize::from(ch).wrapping_sub(first) < kids => {
-                    u32_at(t, body + 4 * (usize::from(ch) - first))
-                }
-                _ => NONE,
-            };
+            let next = child(t, body, first, kids, key.get(i));
             if next != NONE {
                 prefetch(t.as_ptr().wrapping_add(next as usize));
             }
