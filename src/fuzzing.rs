@@ -389,7 +389,7 @@ const MATCHER_LINE: usize = 200;
 /// priority follow from the line's number), the lines after are keys.
 /// All three must give the same modules in the same order.
 pub fn matcher(data: &[u8]) {
-    use crate::matcher::{trie_lookup, AliasMatcher, NaiveMatcher};
+    use crate::matcher::{trie_lookup, AliasMatcher, Matcher, NaiveMatcher};
     use crate::modindex::{alias_normalize, Index, IndexWriter};
 
     let mut lines = data.split(|&b| b == b'\n');
@@ -406,8 +406,10 @@ pub fn matcher(data: &[u8]) {
         let _ = w.insert(p, module.as_bytes(), (n % 4) as u32);
     }
     let idx = Index::from_vec(w.to_bytes()).expect("written index reads");
-    let compiled = AliasMatcher::build(&idx);
-    let naive = NaiveMatcher::build(&idx);
+    let matchers = [
+        ("compiled", Matcher::Compiled(AliasMatcher::build(&idx))),
+        ("naive", Matcher::Naive(NaiveMatcher::build(&idx))),
+    ];
     let (mut hits, mut walk, mut key) = (Vec::new(), Vec::new(), Vec::new());
     for k in lines.take(MATCHER_LINES) {
         let k = &k[..k.len().min(MATCHER_LINE)];
@@ -416,18 +418,16 @@ pub fn matcher(data: &[u8]) {
         }
         trie_lookup(&idx, &key, &mut walk);
         let want: Vec<&[u8]> = walk.iter().map(|(_, m)| *m).collect();
-        compiled.lookup(&key, &mut hits);
-        let got: Vec<&[u8]> =
-            hits.iter().map(|h| compiled.module_name(h.module)).collect();
-        assert_eq!(
-            got,
-            want,
-            "compiled, key {:?}",
-            String::from_utf8_lossy(k)
-        );
-        naive.lookup(&key, &mut hits);
-        let got: Vec<&[u8]> =
-            hits.iter().map(|h| naive.module_name(h.module)).collect();
-        assert_eq!(got, want, "naive, key {:?}", String::from_utf8_lossy(k));
+        for (what, m) in &matchers {
+            m.lookup(&key, &mut hits);
+            let got: Vec<&[u8]> =
+                hits.iter().map(|h| m.module_name(h.module)).collect();
+            assert_eq!(
+                got,
+                want,
+                "{what}, key {:?}",
+                String::from_utf8_lossy(k)
+            );
+        }
     }
 }
