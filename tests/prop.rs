@@ -361,3 +361,118 @@ fn anchors_at_every_offset() {
         assert!(found > runs.len(), "round {round}: {found} keys matched");
     }
 }
+
+/// The field formats (`usb:v…p…d…`, `pci:v…d…sv…`, `hid:b…g…v…p…`):
+/// patterns asking each field for anything, a value or a value prefix,
+/// mixed with brackets, `?`, backslashes, values past a word, patterns
+/// that stop early or leave the format, and keys of the format with
+/// short, empty, long and odd values (lowercase, bytes past `z`) or
+/// broken structure, match like the naive scan. (Keys hold no NUL:
+/// normalizing cuts them there, as libkmod's C strings end.)
+#[test]
+fn field_formats_agree() {
+    const FORMATS: [(&[u8], &[&[u8]]); 3] = [
+        (
+            b"usb:",
+            &[
+                b"v", b"p", b"d", b"dc", b"dsc", b"dp", b"ic", b"isc", b"ip",
+                b"in",
+            ],
+        ),
+        (b"pci:", &[b"v", b"d", b"sv", b"sd", b"bc", b"sc", b"i"]),
+        (b"hid:", &[b"b", b"g", b"v", b"p"]),
+    ];
+    const HEX: &[u8] = b"0123456789ABCDEF";
+    // How a pattern that stops early ends; fields no index holds;
+    // fields that leave the format.
+    const CUT: [&[u8]; 3] = [b"*", b"", b"?*"];
+    const ODD: [&[u8]; 5] = [b"[0-1]", b"?", b"0?", b"\\1", b"[!0]*"];
+    const ALIEN: [&[u8]; 4] = [b"a", b"x", b"{", b"0x*"];
+    let sets = common::env_count("COLDPLUG_PROP_SETS", 300) / 3;
+    let mut r = Rng::new(common::env_count("COLDPLUG_SEED", 11) as u64);
+    let mut matched = 0;
+    for _ in 0..sets.max(20) {
+        let (prefix, markers) = *r.pick(&FORMATS);
+        // A small alphabet of values, so patterns and keys meet.
+        let value = |r: &mut Rng| -> Vec<u8> {
+            let n = *r.pick(&[0, 1, 2, 2, 2, 4, 4, 8, 9]);
+            (0..n).map(|_| *r.pick(&HEX[..3])).collect()
+        };
+        let mut w = IndexWriter::new();
+        let mut pats = Vec::new();
+        for m in 0..(1 + r.below(50)) {
+            let mut p = prefix.to_vec();
+            let stop = if r.percent(10) { r.below(markers.len()) } else { 99 };
+            for (i, mk) in markers.iter().enumerate() {
+                if i == stop {
+                    p.extend_from_slice(r.pick::<&[u8]>(&CUT));
+                    break;
+                }
+                p.extend_from_slice(mk);
+                match r.below(14) {
+                    0..=5 => p.push(b'*'),
+                    6..=8 => p.extend(value(&mut r)),
+                    9 | 10 => {
+                        p.extend(value(&mut r));
+                        p.push(b'*');
+                    }
+                    11 => p.extend_from_slice(r.pick::<&[u8]>(&ODD)),
+                    12 => p.extend_from_slice(r.pick::<&[u8]>(&ALIEN)),
+                    _ => {}
+                }
+            }
+            if r.percent(3) {
+                p = r
+                    .pick(&[&b"*"[..], b"u*", b"usb*", b"pci:*", b"hid:b*"])
+                    .to_vec();
+            }
+            w.insert(&p, format!("m{m}").as_bytes(), r.below(3) as u32)
+                .unwrap();
+            pats.push(p);
+        }
+        let (compiled, naive) = matchers(&w);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..80 {
+            // A key of the format, from a pattern or from scratch.
+            let base = r.pick(&pats).clone();
+            let mut key = if r.percent(70) {
+                let mut k = Vec::new();
+                for &c in &base {
+                    match c {
+                        b'*' => k.extend(value(&mut r)),
+                        b'?' => k.push(*r.pick(HEX)),
+                        b'[' | b']' | b'!' | b'\\' if r.percent(80) => {}
+                        c => k.push(c),
+                    }
+                }
+                k
+            } else {
+                let mut k = prefix.to_vec();
+                for mk in markers {
+                    k.extend_from_slice(mk);
+                    k.extend(value(&mut r));
+                }
+                k
+            };
+            match r.below(12) {
+                0 => key.insert(r.below(key.len() + 1), *r.pick(b"a0{x~\xff")),
+                1 => key.truncate(r.below(key.len() + 1)),
+                2 => key.extend(std::iter::repeat_n(b'1', r.below(120))),
+                _ => {}
+            }
+            compiled.lookup(&key, &mut a);
+            naive.lookup(&key, &mut b);
+            let a = names(a.iter().map(|h| compiled.module_name(h.module)));
+            let b = names(b.iter().map(|h| naive.module_name(h.module)));
+            assert_eq!(
+                a,
+                b,
+                "key {:?} patterns {:?}",
+                String::from_utf8_lossy(&key),
+                names(&pats)
+            );
+            matched += usize::from(!a.is_empty());
+        }
+    }
+    assert!(matched > sets * 10, "{matched} keys matched");
+}

@@ -23,6 +23,7 @@
 //! ```
 
 mod compiled;
+mod fields;
 pub mod fnmatch;
 mod fxhash;
 mod glob;
