@@ -36,7 +36,6 @@
 //! The matcher is immutable, `Send + Sync`, and allocates nothing per
 //! lookup once the caller's output vector has grown.
 
-use super::fields::FieldIndex;
 use super::fnmatch::{fnmatch_nonul as fnmatch, simple_end};
 use super::glob::{load8, signature, GlobId, Globs, Signature};
 use super::order::{self, Hit};
@@ -274,8 +273,6 @@ pub struct AliasMatcher {
     /// wildcard. Most keys a small index (builtin aliases) is asked
     /// for stop here.
     starts: [u64; 4],
-    /// The keys of the usual formats take this way instead of the trie.
-    fields: FieldIndex,
 }
 
 /// The runs of plain bytes in `tail` that every match must contain, as
@@ -499,9 +496,7 @@ impl AliasMatcher {
             head_slots: Vec::new(),
             globs: Globs::default(),
             starts: [0; 4],
-            fields: FieldIndex::default(),
         };
-        m.fields = FieldIndex::build(&m.pats);
         for e in &m.pats.entries {
             match m.pats.key(e).first() {
                 Some(b'*' | b'?' | b'[') => m.starts = [u64::MAX; 4],
@@ -929,10 +924,6 @@ impl AliasMatcher {
     /// holds a wildcard byte (`*`, `?`, `[`): `general`.
     pub fn lookup_wild(&self, key: &[u8], general: bool, out: &mut Vec<Hit>) {
         out.clear();
-        if !general && self.fields.lookup(&self.pats, key, out) {
-            order::finish(out);
-            return;
-        }
         let mut sig: Option<Signature> = None;
         let t = &self.trie[..];
         let mut o = 0usize;
@@ -1250,7 +1241,6 @@ impl AliasMatcher {
             + self.anchor_cands.len() * size_of::<Cand>()
             + self.bloom.len() * 8
             + self.head_slots.len() * 4
-            + self.fields.memory_usage()
     }
 }
 

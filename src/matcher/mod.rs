@@ -23,7 +23,6 @@
 //! ```
 
 mod compiled;
-mod fields;
 pub mod fnmatch;
 mod fxhash;
 mod glob;
