@@ -1,5 +1,6 @@
-//! The compiled matcher: same answers as the naive scan, without
-//! looking at most patterns.
+//! The trie matcher: same answers as the naive scan, without looking at
+//! most patterns. [`super::AliasMatcher`] asks it for the keys the field
+//! index does not take (see [`super::alias`]).
 //!
 //! Every entry splits into a literal part (up to its first `*`, `?`
 //! or `[`) and a tail. libkmod compares the literal part byte for byte
@@ -41,6 +42,7 @@ use super::glob::{load8, signature, GlobId, Globs, Signature};
 use super::order::{self, Hit};
 use super::patterns::Patterns;
 use super::ModuleId;
+#[cfg(test)]
 use crate::modindex::Index;
 
 const NONE: u32 = u32::MAX;
@@ -256,7 +258,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// A matcher compiled from one index; see the module docs.
 #[derive(Debug, Clone)]
-pub struct AliasMatcher {
+pub struct Trie {
     pats: Patterns,
     trie: Vec<u8>,
     exact: Vec<u32>,
@@ -268,11 +270,6 @@ pub struct AliasMatcher {
     /// Index in `anchors` of a head's first anchor, or NONE.
     head_slots: Vec<u32>,
     globs: Globs,
-    /// The bytes a non-empty key can start with and still match: each
-    /// entry's first byte, or every byte when an entry starts with a
-    /// wildcard. Most keys a small index (builtin aliases) is asked
-    /// for stop here.
-    starts: [u64; 4],
 }
 
 /// The runs of plain bytes in `tail` that every match must contain, as
@@ -468,14 +465,15 @@ impl BNode {
     }
 }
 
-impl AliasMatcher {
+impl Trie {
     /// Compile the entries of `index`.
-    pub fn build(index: &Index) -> AliasMatcher {
-        AliasMatcher::from_patterns(Patterns::from_index(index))
+    #[cfg(test)]
+    pub fn build(index: &Index) -> Trie {
+        Trie::from_patterns(Patterns::from_index(index))
     }
 
     /// Compile an extracted pattern table.
-    pub fn from_patterns(pats: Patterns) -> AliasMatcher {
+    pub fn from_patterns(pats: Patterns) -> Trie {
         let n = pats.entries.len();
         // Literal entries end at their key's end, the others at their
         // literal part's; `Patterns` lists them in post-order.
@@ -485,7 +483,7 @@ impl AliasMatcher {
         let (b, node_of) = shape(&pats.keys, lits);
         let labels: Vec<_> =
             b.iter().map(|x| x.label(&b, &pats.keys)).collect();
-        let mut m = AliasMatcher {
+        let mut m = Trie {
             pats,
             trie: Vec::new(),
             exact: Vec::new(),
@@ -495,15 +493,7 @@ impl AliasMatcher {
             bloom: Vec::new(),
             head_slots: Vec::new(),
             globs: Globs::default(),
-            starts: [0; 4],
         };
-        for e in &m.pats.entries {
-            match m.pats.key(e).first() {
-                Some(b'*' | b'?' | b'[') => m.starts = [u64::MAX; 4],
-                Some(&b) => m.starts[usize::from(b / 64)] |= 1 << (b % 64),
-                None => {}
-            }
-        }
         // Each entry's compiled tail, or NONE (fnmatch it), for the
         // build only: a candidate carries its own. Thousands of entries
         // share a tail (`*sv*sd*bc*sc*i*`): compile each distinct one
@@ -915,12 +905,13 @@ impl AliasMatcher {
     }
 
     /// Look up a normalized key: `out` gets the hits in libkmod's order.
+    #[cfg(test)]
     pub fn lookup(&self, key: &[u8], out: &mut Vec<Hit>) {
         let general = memchr::memchr3(b'*', b'?', b'[', key).is_some();
         self.lookup_wild(key, general, out)
     }
 
-    /// [`AliasMatcher::lookup`] when the caller knows whether `key`
+    /// [`Trie::lookup`] when the caller knows whether `key`
     /// holds a wildcard byte (`*`, `?`, `[`): `general`.
     pub fn lookup_wild(&self, key: &[u8], general: bool, out: &mut Vec<Hit>) {
         out.clear();
@@ -995,16 +986,6 @@ impl AliasMatcher {
         order::finish(out);
     }
 
-    /// False when no entry can match `key`: its first byte starts no
-    /// entry (libkmod's walk compares it literally unless an entry
-    /// starts with a wildcard).
-    #[inline]
-    pub fn may_match(&self, key: &[u8]) -> bool {
-        key.first().is_none_or(|&b| {
-            self.starts[usize::from(b / 64)] & (1 << (b % 64)) != 0
-        })
-    }
-
     /// The `(label_len, exact_len, ncheck)` of the node at `o`.
     #[inline(always)]
     fn node_fields(&self, o: usize) -> (usize, usize, usize) {
@@ -1076,7 +1057,7 @@ impl AliasMatcher {
         }
     }
 
-    /// [`AliasMatcher::check`] out of line: inlined into the candidate
+    /// [`Trie::check`] out of line: inlined into the candidate
     /// loop, the tables it needs were loaded (and spilled) on every
     /// call of the loop, though most candidates stop at the signature.
     #[inline(never)]
@@ -1216,24 +1197,10 @@ impl AliasMatcher {
         }
     }
 
-    /// The name of a module.
-    pub fn module_name(&self, m: ModuleId) -> &[u8] {
-        self.pats.module_name(m)
-    }
-
-    /// The entries.
-    pub fn patterns(&self) -> &Patterns {
-        &self.pats
-    }
-
     /// Approximate heap size in bytes.
     pub fn memory_usage(&self) -> usize {
         use std::mem::size_of;
-        self.pats.keys.len()
-            + self.pats.entries.len() * size_of::<super::patterns::PEntry>()
-            + self.pats.wild.len() * 8
-            + self.pats.names.len()
-            + self.pats.name_ends.len() * 4
+        self.pats.memory_usage()
             + self.trie.len()
             + self.exact.len() * 4
             + self.anchored.len() * size_of::<Anchored>()
@@ -1261,7 +1228,7 @@ mod tests {
         use crate::matcher::NaiveMatcher;
         use crate::modindex::{Index, IndexWriter};
         let empty = Index::from_vec(IndexWriter::new().to_bytes()).unwrap();
-        let m = super::AliasMatcher::build(&empty);
+        let m = super::Trie::build(&empty);
         let mut hits = Vec::new();
         for key in [&b""[..], b"a", b"\xff", b"pci:v00008086"] {
             m.lookup(key, &mut hits);
@@ -1277,8 +1244,7 @@ mod tests {
             w.insert(k.as_bytes(), v.as_bytes(), 0).unwrap();
         }
         let idx = Index::from_vec(w.to_bytes()).unwrap();
-        let (m, naive) =
-            (super::AliasMatcher::build(&idx), NaiveMatcher::build(&idx));
+        let (m, naive) = (super::Trie::build(&idx), NaiveMatcher::build(&idx));
         let mut want = Vec::new();
         let mut found = 0;
         for key in [
@@ -1298,7 +1264,7 @@ mod tests {
             m.lookup(key.as_bytes(), &mut hits);
             naive.lookup(key.as_bytes(), &mut want);
             let ours: Vec<&[u8]> =
-                hits.iter().map(|h| m.module_name(h.module)).collect();
+                hits.iter().map(|h| m.pats.module_name(h.module)).collect();
             let theirs: Vec<&[u8]> =
                 want.iter().map(|h| naive.module_name(h.module)).collect();
             assert_eq!(ours, theirs, "{key}");

@@ -22,7 +22,9 @@
 //! assert_eq!(m.module_name(hits[0].module), b"dasd_eckd_mod");
 //! ```
 
+mod alias;
 mod compiled;
+mod fields;
 pub mod fnmatch;
 mod fxhash;
 mod glob;
@@ -30,7 +32,7 @@ mod naive;
 pub mod order;
 mod patterns;
 
-pub use compiled::AliasMatcher;
+pub use alias::AliasMatcher;
 pub use naive::NaiveMatcher;
 pub use order::Hit;
 pub use patterns::Patterns;

@@ -90,6 +90,32 @@ impl Patterns {
         Patterns { keys, wild, entries, names: mod_names, name_ends }
     }
 
+    /// A table of the entries `keep` keeps, with the same module ids
+    /// and in the same order.
+    pub(crate) fn filter(&self, keep: impl Fn(&PEntry) -> bool) -> Patterns {
+        Patterns {
+            keys: self.keys.clone(),
+            wild: self.wild.clone(),
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| keep(e))
+                .copied()
+                .collect(),
+            names: self.names.clone(),
+            name_ends: self.name_ends.clone(),
+        }
+    }
+
+    /// Bytes held.
+    pub(crate) fn memory_usage(&self) -> usize {
+        self.keys.len()
+            + self.entries.len() * std::mem::size_of::<PEntry>()
+            + self.wild.len() * std::mem::size_of::<WildPos>()
+            + self.names.len()
+            + self.name_ends.len() * 4
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -1,0 +1,1259 @@
+//! A field index for the modalias formats that dominate a coldplug:
+//! `usb:v…p…d…dc…dsc…dp…ic…isc…ip…in…`, `pci:v…d…sv…sd…bc…sc…i…` and
+//! the like (the kernel's `scripts/mod/file2alias.c`): a prefix, then
+//! fields, each a lowercase marker followed by a value (uppercase hex
+//! digits, as the kernel prints them).
+//!
+//! Almost every pattern of such a format asks, of each field, either
+//! nothing (`*`), an exact value (`ic09`) or a value prefix (`in02*`),
+//! and almost every key is a string of the format. For such a key and
+//! pattern, fnmatch reduces to comparing fields, so a lookup parses the
+//! key once and probes one hash table per *shape* (which fields a
+//! pattern constrains, and how), instead of walking the trie and running
+//! the generic patterns' globs. Rare shapes are merged into coarser ones
+//! (a bucket then holds a few entries with residual fields to compare).
+//!
+//! Why comparing fields is exact. Value bytes are those below `a`
+//! (NUL aside), marker bytes are lowercase letters, and a pattern of
+//! this form holds exactly the key's marker bytes, in the same order,
+//! the rest of it being value bytes and `*`. A match maps each literal
+//! byte of the pattern to an equal byte of the key, in order and one to
+//! one; a marker byte can only map to a marker byte, and there are as
+//! many on each side, so the k-th goes to the k-th. Every marker thus
+//! meets its own copy in the key, and each field's glob meets that
+//! field's value. (A `*` cannot swallow a marker: the pattern's own copy
+//! would be left with nothing to match.) The test
+//! `fields_decide_matches` checks this by brute force on a format whose
+//! markers overlap and repeat.
+//!
+//! Patterns not of that form (brackets, `?`, a value longer than a
+//! word) are indexed by what their literal part fixes (libkmod compares
+//! it byte for byte, so the key must start with it) and checked in full
+//! on a hit. Entries whose literal part ends before the format's first
+//! marker does (`usb*`) are checked for every key of the format. Keys
+//! that are no string of a format go elsewhere (see [`super::alias`]).
+
+use super::fxhash::FxHashMap;
+use super::glob::load8;
+use super::order::{self, Hit};
+use super::patterns::{PEntry, Patterns};
+
+/// A modalias format: a prefix, then one field per marker.
+#[derive(Debug)]
+struct Spec {
+    prefix: &'static [u8],
+    markers: &'static [&'static [u8]],
+}
+
+/// The formats with an index: those with many patterns and keys on the
+/// bundled kernels (file2alias's `do_usb_entry`, `do_pci_entry`,
+/// `do_hid_entry`, `do_ieee1394_entry`; `ccw:` keys, short, are as fast
+/// through the trie).
+const SPECS: &[Spec] = &[
+    Spec {
+        prefix: b"usb:",
+        markers: &[
+            b"v", b"p", b"d", b"dc", b"dsc", b"dp", b"ic", b"isc", b"ip",
+            b"in",
+        ],
+    },
+    Spec {
+        prefix: b"pci:",
+        markers: &[b"v", b"d", b"sv", b"sd", b"bc", b"sc", b"i"],
+    },
+    Spec { prefix: b"hid:", markers: &[b"b", b"g", b"v", b"p"] },
+    Spec { prefix: b"ieee1394:", markers: &[b"ven", b"mo", b"sp", b"ver"] },
+];
+
+/// Most fields of any format.
+const MAX_FIELDS: usize = 10;
+/// Field values are compared as one little-endian word of their first
+/// bytes; longer exact values are not indexed.
+const WORD: usize = 8;
+const NONE: u32 = u32::MAX;
+
+/// A byte that can be part of a field's value: below the lowercase
+/// letters (markers are made of those), and not NUL (values are
+/// compared as zero-padded words). The kernel prints uppercase hex; a
+/// key with other bytes in a field takes the trie.
+#[inline(always)]
+fn is_value(b: u8) -> bool {
+    b != 0 && b < b'a'
+}
+
+/// A byte a pattern's field may hold literally: a value byte that is
+/// not special to fnmatch.
+#[inline(always)]
+fn is_literal(b: u8) -> bool {
+    is_value(b) && !matches!(b, b'*' | b'?' | b'[' | b'\\')
+}
+
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` at which a value ends: from `a` up,
+/// or NUL (what [`parse`] reads past the key's end). SWAR: `(x | HI) - c` keeps
+/// a byte's high bit when its low seven bits are at least `c`.
+#[inline(always)]
+fn value_ends(x: u64) -> u64 {
+    ((x | HI).wrapping_sub(crate::swar::splat(b'a'))
+        | x
+        | crate::swar::zeros(x))
+        & HI
+}
+
+/// The low `len` bytes of a word (all of it from [`WORD`] on).
+#[inline(always)]
+fn mask(len: usize) -> u64 {
+    const MASKS: [u64; WORD + 1] = {
+        let mut m = [u64::MAX; WORD + 1];
+        let mut i = 0;
+        while i < WORD {
+            m[i] = (1u64 << (8 * i)) - 1;
+            i += 1;
+        }
+        m
+    };
+    MASKS[len.min(WORD)]
+}
+
+/// The first `len` (at most [`WORD`]) bytes at `at`, zero-padded.
+#[inline(always)]
+fn word(key: &[u8], at: usize, len: usize) -> u64 {
+    super::glob::load8(key, at) & mask(len)
+}
+
+#[inline(always)]
+fn mix(h: u64, w: u64) -> u64 {
+    (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+}
+
+/// What a pattern asks of one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Glob {
+    /// `*`: anything.
+    Any,
+    /// These `n` value bytes exactly.
+    Exact(u8),
+    /// These `n` value bytes, then anything (`02*`).
+    Prefix(u8),
+}
+
+/// One constrained field of a shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Need {
+    field: u8,
+    len: u8,
+    exact: bool,
+}
+
+/// Most entries a bucket may hold after shapes merge.
+const MERGED_BUCKET: usize = 8;
+
+/// A shape to probe: the fields a bucket's values are of.
+#[derive(Debug, Clone)]
+struct Shape {
+    seed: u64,
+    /// The fields of the exact needs, one bit each.
+    exact: u16,
+    /// The prefix needs, in `needs`.
+    prefix: (u32, u32),
+    /// All needs, for the build and to confirm a bucket.
+    all: Vec<Need>,
+}
+
+/// The entries one (shape, field values) pair selects.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    hash: u64,
+    shape: u32,
+    /// The values, one word per need of the shape, in `values`.
+    values: u32,
+    /// Range of `hits`.
+    hits: (u32, u32),
+}
+
+/// An entry a bucket selects: its hit, and whether it matches outright
+/// or must be checked in full (`entry` != NONE).
+#[derive(Debug, Clone, Copy)]
+struct FieldHit {
+    hit: Hit,
+    entry: u32,
+    /// The entry's needs its bucket does not test, in `residuals`.
+    residual: (u32, u32),
+}
+
+/// A marker or prefix as a word of its first bytes, for a compare
+/// without a call.
+#[derive(Debug, Clone, Copy, Default)]
+struct Literal {
+    word: u64,
+    mask: u64,
+    len: u8,
+}
+
+impl Literal {
+    fn new(b: &[u8]) -> Literal {
+        Literal {
+            word: word(b, 0, b.len()),
+            mask: mask(b.len()),
+            len: b.len().min(WORD) as u8,
+        }
+    }
+}
+
+/// The index of one format.
+#[derive(Debug, Clone)]
+struct Format {
+    spec: &'static Spec,
+    /// The prefix's first word; the rest, if longer, in `spec`.
+    prefix: Literal,
+    markers: [Literal; MAX_FIELDS],
+    /// Range of `shapes`.
+    shapes: (u32, u32),
+    /// Hits, or entries to check, for every key of the format.
+    always: Vec<FieldHit>,
+}
+
+impl Format {
+    fn new(
+        spec: &'static Spec,
+        shapes: (u32, u32),
+        always: Vec<FieldHit>,
+    ) -> Format {
+        let mut markers = [Literal::default(); MAX_FIELDS];
+        for (m, b) in markers.iter_mut().zip(spec.markers) {
+            *m = Literal::new(b);
+        }
+        Format {
+            spec,
+            prefix: Literal::new(spec.prefix),
+            markers,
+            shapes,
+            always,
+        }
+    }
+
+    /// True when `key` starts with the format's prefix and first marker.
+    #[inline(always)]
+    fn has_head(&self, key: &[u8]) -> bool {
+        let p = self.spec.prefix;
+        let m = self.markers[0];
+        super::glob::load8(key, 0) & self.prefix.mask == self.prefix.word
+            && key.len() >= p.len()
+            && (p.len() <= WORD || key[WORD..p.len()] == p[WORD..])
+            && super::glob::load8(key, p.len()) & m.mask == m.word
+    }
+}
+
+/// An indexed format.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FormatId(u32);
+
+/// The field indexes of all formats; see the module docs.
+#[derive(Debug, Clone, Default)]
+pub(super) struct FieldIndex {
+    formats: Vec<Format>,
+    /// The format a key's first byte may start (formats' prefixes
+    /// start with distinct bytes), as 1 + index; 0: none. Empty when no
+    /// format has entries.
+    by_first: Vec<u8>,
+    shapes: Vec<Shape>,
+    /// The shapes' prefix needs.
+    needs: Vec<Need>,
+    residuals: Vec<(Need, u64)>,
+    buckets: Vec<Bucket>,
+    values: Vec<u64>,
+    hits: Vec<FieldHit>,
+    /// Open addressing from a bucket's hash to 1 + its index (0: empty).
+    slots: Vec<u32>,
+    slot_bits: u32,
+    /// Two bits a bucket, in one word: most probes miss.
+    bloom: Vec<u64>,
+    /// A hash's top bits pick the bloom word: shift it right this much.
+    bloom_shift: u32,
+}
+
+/// Longer keys are left to the trie of all entries (a usb key from the
+/// kernel is 47 bytes).
+const MAX_KEY: usize = 128;
+
+/// A key parsed as a string of one format.
+struct Fields {
+    /// Each value's first [`WORD`] bytes, zero-padded.
+    word: [u64; MAX_FIELDS],
+    /// The whole value when it fits a word, else a word no value has
+    /// (values have no NUL byte).
+    exact: [u64; MAX_FIELDS],
+}
+
+/// No value's word: a NUL before a non-NUL byte.
+const TOO_LONG: u64 = 0xff00;
+
+/// Parse `key` as a string of `f`'s format: the prefix (already
+/// checked), then each marker followed by a run of value bytes, to the
+/// end.
+#[inline(always)]
+fn parse(f: &Format, key: &[u8]) -> Option<Fields> {
+    let len = key.len();
+    if len > MAX_KEY {
+        return None;
+    }
+    // Zero-padded, so every word load is in bounds and a value's run
+    // ends at the key's end.
+    let mut buf = [0u8; MAX_KEY + 2 * WORD];
+    buf[..len].copy_from_slice(key);
+    let load =
+        |at: usize| u64::from_le_bytes(buf[at..at + WORD].try_into().unwrap());
+    let mut out = Fields { word: [0; MAX_FIELDS], exact: [0; MAX_FIELDS] };
+    let mut at = f.spec.prefix.len();
+    let n = f.spec.markers.len();
+    for (i, m) in f.markers[..n].iter().enumerate() {
+        if at + usize::from(m.len) > len || load(at) & m.mask != m.word {
+            return None;
+        }
+        at += usize::from(m.len);
+        let first = load(at);
+        let ends = value_ends(first);
+        let run = if ends != 0 {
+            ends.trailing_zeros() as usize / 8
+        } else {
+            // Past the end, `load` gives zeros: the loop ends.
+            let mut run = WORD;
+            loop {
+                let e = value_ends(load((at + run).min(MAX_KEY)));
+                if e != 0 {
+                    break run + e.trailing_zeros() as usize / 8;
+                }
+                run += WORD;
+            }
+        };
+        let run = run.min(len - at);
+        let w = first & mask(run);
+        out.word[i] = w;
+        out.exact[i] = if run <= WORD { w } else { TOO_LONG };
+        at += run;
+    }
+    (at == len).then_some(out)
+}
+
+/// The hash of an exact need on `field` for value word `w`.
+#[inline(always)]
+fn exact_hash(field: usize, w: u64) -> u64 {
+    mix(0x2545_f491_4f6c_dd1d ^ field as u64, w)
+}
+
+/// The hash of need `n` for the value word `w` (of the key's field, or
+/// of the pattern's).
+#[inline(always)]
+fn need_hash(n: Need, w: u64) -> u64 {
+    if n.exact {
+        exact_hash(usize::from(n.field), w)
+    } else {
+        let len = usize::from(n.len);
+        mix(
+            0x9e37_79b9_7f4a_7c15 ^ (usize::from(n.field) | len << 8) as u64,
+            w & mask(len),
+        )
+    }
+}
+
+/// A shape's probe hash from the XOR of its needs' hashes.
+#[inline(always)]
+fn finish(h: u64) -> u64 {
+    (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9)
+}
+
+/// What each field of `pat` asks, if `pat` is of `f`'s format with only
+/// `*` for wildcards and each field `*`, value bytes (at most a word),
+/// or value bytes then `*`; with the values' words.
+fn field_globs(
+    f: &Format,
+    pat: &[u8],
+) -> Option<([Glob; MAX_FIELDS], [u64; MAX_FIELDS])> {
+    let mut globs = [Glob::Any; MAX_FIELDS];
+    let mut words = [0u64; MAX_FIELDS];
+    let mut at = f.spec.prefix.len();
+    let n = f.spec.markers.len();
+    for (i, m) in f.markers[..n].iter().enumerate() {
+        if load8(pat, at) & m.mask != m.word {
+            return None;
+        }
+        at += usize::from(m.len);
+        let w = load8(pat, at);
+        let ends = literal_ends(w);
+        let n = if ends != 0 {
+            ends.trailing_zeros() as usize / 8
+        } else if pat.get(at + WORD).is_some_and(|&b| is_literal(b)) {
+            return None;
+        } else {
+            WORD
+        };
+        at += n;
+        let star = pat.get(at) == Some(&b'*');
+        globs[i] = match (n, star) {
+            (0, true) => Glob::Any,
+            (n, false) => Glob::Exact(n as u8),
+            (n, true) => Glob::Prefix(n as u8),
+        };
+        words[i] = w & mask(n);
+        at += usize::from(star);
+    }
+    (at == pat.len()).then_some((globs, words))
+}
+
+/// [`value_ends`], and the bytes special to fnmatch.
+#[inline(always)]
+fn literal_ends(x: u64) -> u64 {
+    use crate::swar::{splat, zeros};
+    value_ends(x)
+        | zeros(x ^ splat(b'*'))
+        | zeros(x ^ splat(b'?'))
+        | zeros(x ^ splat(b'['))
+        | zeros(x ^ splat(b'\\'))
+}
+
+/// Where a literal part ends, for [`literal_needs`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LitEnd {
+    /// In the value of this field (or right after its marker), with
+    /// every value before it at most a word.
+    Value(usize),
+    /// Anywhere else.
+    Other,
+}
+
+/// Push onto `out` the needs the literal part `lit` of an entry implies
+/// for a key of `spec`'s format that starts with it (libkmod compares
+/// it byte for byte), with their words; None when no key of the format
+/// starts with `lit`.
+fn literal_needs(
+    spec: &Spec,
+    lit: &[u8],
+    out: &mut Vec<(Need, u64)>,
+) -> Option<LitEnd> {
+    let mut at = spec.prefix.len();
+    let mut short = true;
+    for (i, m) in spec.markers.iter().enumerate() {
+        let rest = &lit[at.min(lit.len())..];
+        if rest.len() < m.len() {
+            // The literal part ends in (or before) the marker.
+            return m.starts_with(rest).then_some(LitEnd::Other);
+        }
+        if &rest[..m.len()] != *m {
+            return None;
+        }
+        at += m.len();
+        let start = at;
+        while at < lit.len() && is_value(lit[at]) {
+            at += 1;
+        }
+        let n = at - start;
+        let field = i as u8;
+        short &= n <= WORD;
+        if at == lit.len() {
+            // The key's field starts with these bytes.
+            if n > 0 {
+                let len = n.min(WORD) as u8;
+                let need = Need { field, len, exact: false };
+                out.push((need, word(lit, start, n)));
+            }
+            return Some(if short { LitEnd::Value(i) } else { LitEnd::Other });
+        }
+        let need = if n <= WORD {
+            Need { field, len: n as u8, exact: true }
+        } else {
+            Need { field, len: WORD as u8, exact: false }
+        };
+        out.push((need, word(lit, start, n)));
+    }
+    (at == lit.len()).then_some(LitEnd::Other)
+}
+
+/// The needs of fields `from..` if `tail` is their markers, each
+/// followed by a field glob (as [`field_globs`]), to its end.
+fn tail_needs(
+    f: &Format,
+    from: usize,
+    tail: &[u8],
+    out: &mut Vec<(Need, u64)>,
+) -> bool {
+    let mut at = 0;
+    let n = f.spec.markers.len();
+    for (i, m) in f.markers[..n].iter().enumerate().skip(from) {
+        if load8(tail, at) & m.mask != m.word {
+            return false;
+        }
+        at += usize::from(m.len);
+        let w = load8(tail, at);
+        let ends = literal_ends(w);
+        let len = if ends != 0 {
+            ends.trailing_zeros() as usize / 8
+        } else if tail.get(at + WORD).is_some_and(|&b| is_literal(b)) {
+            return false;
+        } else {
+            WORD
+        };
+        at += len;
+        let star = tail.get(at) == Some(&b'*');
+        at += usize::from(star);
+        if len == 0 && star {
+            continue;
+        }
+        let need = Need { field: i as u8, len: len as u8, exact: !star };
+        out.push((need, w & mask(len)));
+    }
+    at == tail.len()
+}
+
+impl FieldIndex {
+    /// Index the entries of `pats` that can match a key of a format.
+    pub(super) fn build(pats: &Patterns) -> FieldIndex {
+        let mut ix = FieldIndex::default();
+        // Each entry goes to the one format its first byte can start
+        // (their prefixes start with distinct bytes); one that starts
+        // with a wildcard, to all.
+        // Sized first: the vectors are large, and growing them copies.
+        let mut count = [0usize; 256];
+        for e in &pats.entries {
+            if let Some(&b) = pats.key(e).first() {
+                count[usize::from(b)] += 1;
+            }
+        }
+        let wild = count[usize::from(b'*')]
+            + count[usize::from(b'?')]
+            + count[usize::from(b'[')];
+        let mut found: Vec<Found> = SPECS
+            .iter()
+            .map(|s| {
+                let n = count[usize::from(s.prefix[0])];
+                Found {
+                    entries: Vec::with_capacity(n),
+                    needs: Vec::with_capacity(3 * n),
+                    always: Vec::with_capacity(wild),
+                    tails: Default::default(),
+                    tail_needs: Vec::new(),
+                }
+            })
+            .collect();
+        let formats: Vec<Format> =
+            SPECS.iter().map(|s| Format::new(s, (0, 0), Vec::new())).collect();
+        let mut by_first = [usize::MAX; 256];
+        for (i, spec) in SPECS.iter().enumerate() {
+            by_first[usize::from(spec.prefix[0])] = i;
+        }
+        for (ei, e) in pats.entries.iter().enumerate() {
+            let ei = ei as u32;
+            match pats.key(e).first() {
+                Some(b'*' | b'?' | b'[') => {
+                    for (format, f) in formats.iter().zip(&mut found) {
+                        f.add(format, pats, ei, e);
+                    }
+                }
+                Some(&b) => {
+                    let i = by_first[usize::from(b)];
+                    if let (Some(format), Some(f)) =
+                        (formats.get(i), found.get_mut(i))
+                    {
+                        f.add(format, pats, ei, e);
+                    }
+                }
+                None => {}
+            }
+        }
+        for (spec, found) in SPECS.iter().zip(found) {
+            if !found.entries.is_empty() || !found.always.is_empty() {
+                ix.add_format(spec, found);
+            }
+        }
+        ix.finish_tables();
+        ix
+    }
+
+    /// Index one format's entries: pick the shapes to probe, merging a
+    /// shape into a coarser one whenever the coarser one's buckets stay
+    /// small (each probe costs a lookup more than a few residual checks
+    /// on a hit), then fill the buckets.
+    fn add_format(&mut self, spec: &'static Spec, found: Found) {
+        let entries = &found.entries;
+        self.residuals.reserve(found.needs.len());
+        self.hits.reserve(entries.len());
+        self.values.reserve(2 * entries.len());
+        self.buckets.reserve(entries.len());
+        // Distinct shapes, most needs first; each entry's own.
+        let mut shape_of: FxHashMap<u128, usize> = Default::default();
+        let mut shapes: Vec<Vec<Need>> = Vec::new();
+        let own: Vec<usize> = entries
+            .iter()
+            .map(|e| {
+                *shape_of.entry(e.shape).or_insert_with(|| {
+                    shapes.push(found.needs(e).iter().map(|n| n.0).collect());
+                    shapes.len() - 1
+                })
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..shapes.len()).collect();
+        order.sort_by(|&a, &b| {
+            shapes[b]
+                .len()
+                .cmp(&shapes[a].len())
+                .then(shapes[a].cmp(&shapes[b]))
+        });
+        let mut rank = vec![0; order.len()];
+        for (r, &s) in order.iter().enumerate() {
+            rank[s] = r;
+        }
+        let shapes: Vec<Vec<Need>> =
+            order.iter().map(|&s| std::mem::take(&mut shapes[s])).collect();
+        // The shape each entry is filed under (its own, or coarser).
+        let mut home: Vec<usize> = own.iter().map(|&s| rank[s]).collect();
+        // The value of `e` for need `n`.
+        let value = |e: &FoundEntry, n: &Need| {
+            found.needs(e).iter().find(|m| m.0 == *n).map_or(0, |m| m.1)
+        };
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); shapes.len()];
+        for (i, &h) in home.iter().enumerate() {
+            members[h].push(i);
+        }
+        // The hashed values of an entry under a shape: only to size the
+        // buckets.
+        // (Finished: FxHash keeps a key's low bits, which pick the map's
+        // slot, and values share them.)
+        let hash_under = |i: usize, t: usize| {
+            finish(
+                shapes[t].iter().fold(0, |h, n| mix(h, value(&entries[i], n))),
+            )
+        };
+        // Bucket sizes of each shape, once asked for.
+        let mut sizes: Vec<Option<FxHashMap<u64, usize>>> =
+            vec![None; shapes.len()];
+        let mut extra: FxHashMap<u64, usize> = Default::default();
+        for s in 0..shapes.len() {
+            // The coarser shapes this one's needs include, largest first
+            // (`shapes` is sorted that way).
+            let coarser = (s + 1..shapes.len()).filter(|&t| {
+                !members[t].is_empty()
+                    && !shapes[t].is_empty()
+                    && shapes[t].iter().all(|n| shapes[s].contains(n))
+            });
+            for t in coarser {
+                let have = sizes[t].get_or_insert_with(|| {
+                    let mut m: FxHashMap<u64, usize> = Default::default();
+                    for &i in &members[t] {
+                        *m.entry(hash_under(i, t)).or_default() += 1;
+                    }
+                    m
+                });
+                extra.clear();
+                let fits = members[s].iter().all(|&i| {
+                    let h = hash_under(i, t);
+                    let n = extra.entry(h).or_default();
+                    *n += 1;
+                    *n + have.get(&h).copied().unwrap_or(0) <= MERGED_BUCKET
+                });
+                if fits {
+                    for (h, n) in extra.drain() {
+                        *have.entry(h).or_default() += n;
+                    }
+                    let moved = std::mem::take(&mut members[s]);
+                    for &i in &moved {
+                        home[i] = t;
+                    }
+                    members[t].extend(moved);
+                    break;
+                }
+            }
+        }
+        // The probe order: shapes in their sort order, live ones only.
+        let first_shape = self.shapes.len() as u32;
+        let mut renum = vec![NONE; shapes.len()];
+        for (s, needs) in shapes.iter().enumerate() {
+            if members[s].is_empty() {
+                continue;
+            }
+            renum[s] = self.shapes.len() as u32;
+            let start = self.needs.len() as u32;
+            self.needs.extend(needs.iter().filter(|n| !n.exact));
+            self.shapes.push(Shape {
+                seed: mix(0x9e37_79b9_7f4a_7c15, u64::from(renum[s])),
+                exact: needs
+                    .iter()
+                    .filter(|n| n.exact)
+                    .fold(0, |m, n| m | 1 << n.field),
+                prefix: (start, self.needs.len() as u32),
+                all: needs.clone(),
+            });
+        }
+        // Buckets, each entry's hit filed under its bucket.
+        // A bucket by its probe hash; buckets whose hashes collide (no
+        // bundled kernel has any) are told apart by a search.
+        let mut by_hash: FxHashMap<u64, u32> =
+            FxHashMap::with_capacity_and_hasher(
+                entries.len(),
+                Default::default(),
+            );
+        let mut filed: Vec<(u32, FieldHit)> =
+            Vec::with_capacity(entries.len());
+        let first_bucket = self.buckets.len() as u32;
+        for (e, &h) in entries.iter().zip(&home) {
+            let shape = renum[h];
+            let s = &self.shapes[shape as usize];
+            let needs = &s.all;
+            let mut words = [0u64; MAX_FIELDS];
+            for (w, n) in words.iter_mut().zip(needs) {
+                *w = value(e, n);
+            }
+            let words = &words[..needs.len()];
+            let hash = finish(
+                needs
+                    .iter()
+                    .zip(words)
+                    .fold(s.seed, |h, (&n, &w)| h ^ need_hash(n, w)),
+            );
+            let start = self.residuals.len() as u32;
+            self.residuals.extend(
+                found.needs(e).iter().filter(|n| !needs.contains(&n.0)),
+            );
+            let fh = FieldHit {
+                hit: e.hit,
+                entry: e.check,
+                residual: (start, self.residuals.len() as u32),
+            };
+            let same = |b: &Bucket| {
+                b.hash == hash
+                    && b.shape == shape
+                    && self.values[b.values as usize..][..words.len()]
+                        == *words
+            };
+            let found_at = match by_hash.get(&hash) {
+                Some(&b) if same(&self.buckets[b as usize]) => Some(b),
+                Some(_) => (first_bucket..self.buckets.len() as u32)
+                    .find(|&b| same(&self.buckets[b as usize])),
+                None => None,
+            };
+            let b = found_at.unwrap_or_else(|| {
+                let b = self.buckets.len() as u32;
+                by_hash.entry(hash).or_insert(b);
+                let values = self.values.len() as u32;
+                self.values.extend_from_slice(words);
+                self.buckets.push(Bucket {
+                    hash,
+                    shape,
+                    values,
+                    hits: (0, 0),
+                });
+                b
+            });
+            filed.push((b, fh));
+        }
+        // Hits in bucket order, each bucket's in entry order.
+        filed.sort_by_key(|f| f.0);
+        for run in filed.chunk_by(|a, b| a.0 == b.0) {
+            let start = self.hits.len() as u32;
+            self.hits.extend(run.iter().map(|f| f.1));
+            self.buckets[run[0].0 as usize].hits =
+                (start, self.hits.len() as u32);
+        }
+        debug_assert!(self.buckets[first_bucket as usize..]
+            .iter()
+            .all(|b| b.hits.1 > b.hits.0));
+        let always = found
+            .always
+            .into_iter()
+            .map(|(hit, entry)| FieldHit { hit, entry, residual: (0, 0) })
+            .collect();
+        let shapes = (first_shape, self.shapes.len() as u32);
+        if self.by_first.is_empty() {
+            self.by_first = vec![0; 256];
+        }
+        self.formats.push(Format::new(spec, shapes, always));
+        self.by_first[usize::from(spec.prefix[0])] = self.formats.len() as u8;
+    }
+
+    /// Size and fill the bloom filter and the slot table.
+    fn finish_tables(&mut self) {
+        let n = self.buckets.len().max(1);
+        self.slot_bits = (2 * n).next_power_of_two().trailing_zeros();
+        self.slots = vec![0; 1 << self.slot_bits];
+        // 16 bits a bucket.
+        let bloom_bits = (n / 4).next_power_of_two().trailing_zeros().max(1);
+        self.bloom_shift = 64 - bloom_bits;
+        self.bloom = vec![0; 1 << bloom_bits];
+        for (i, b) in self.buckets.iter().enumerate() {
+            let mut s = self.slot(b.hash);
+            while self.slots[s] != 0 {
+                s = (s + 1) & ((1 << self.slot_bits) - 1);
+            }
+            self.slots[s] = i as u32 + 1;
+            let (w, bits) = self.bloom_at(b.hash);
+            self.bloom[w] |= bits;
+        }
+    }
+
+    #[inline(always)]
+    fn slot(&self, h: u64) -> usize {
+        (h >> 20) as usize & ((1 << self.slot_bits) - 1)
+    }
+
+    #[inline(always)]
+    fn bloom_at(&self, h: u64) -> (usize, u64) {
+        // Shifts take their count mod 64 (one instruction each).
+        let w = (h >> self.bloom_shift) as usize;
+        (w, 1u64.wrapping_shl(h as u32) | 1u64.wrapping_shl((h >> 6) as u32))
+    }
+
+    /// The indexed format whose head (prefix and first marker) `key`
+    /// starts with. Only such keys can match the entries it indexes
+    /// (their literal parts start so).
+    #[inline]
+    pub(super) fn format_of(&self, key: &[u8]) -> Option<FormatId> {
+        let i = *self.by_first.get(usize::from(*key.first()?))?;
+        let f = self.formats.get(usize::from(i).checked_sub(1)?)?;
+        f.has_head(key).then_some(FormatId(u32::from(i) - 1))
+    }
+
+    /// Look `key` (without wildcard bytes, starting with `format`'s
+    /// head) up if it is a string of the format: push its hits
+    /// (unordered) and return true; false when it is not.
+    #[inline]
+    pub(super) fn lookup(
+        &self,
+        format: FormatId,
+        pats: &Patterns,
+        key: &[u8],
+        out: &mut Vec<Hit>,
+    ) -> bool {
+        let format = &self.formats[format.0 as usize];
+        let Some(fields) = parse(format, key) else {
+            return false;
+        };
+        let mut hx = [0u64; MAX_FIELDS];
+        for (i, (h, &w)) in hx.iter_mut().zip(&fields.exact).enumerate() {
+            *h = exact_hash(i, w);
+        }
+        let shapes =
+            &self.shapes[format.shapes.0 as usize..format.shapes.1 as usize];
+        for (k, s) in shapes.iter().enumerate() {
+            let mut h = s.seed;
+            let mut m = s.exact;
+            while m != 0 {
+                h ^= hx[m.trailing_zeros() as usize % MAX_FIELDS];
+                m &= m - 1;
+            }
+            for &n in &self.needs[s.prefix.0 as usize..s.prefix.1 as usize] {
+                h ^= need_hash(
+                    n,
+                    fields.word[usize::from(n.field) % MAX_FIELDS],
+                );
+            }
+            let h = finish(h);
+            let (w, bits) = self.bloom_at(h);
+            if self.bloom[w] & bits != bits {
+                continue;
+            }
+            let shape = format.shapes.0 + k as u32;
+            let mut slot = self.slot(h);
+            loop {
+                let b = self.slots[slot];
+                if b == 0 {
+                    break;
+                }
+                let b = &self.buckets[b as usize - 1];
+                if b.hash == h
+                    && b.shape == shape
+                    && self.holds(b, &s.all, &fields)
+                {
+                    self.push_hits(
+                        &self.hits[b.hits.0 as usize..b.hits.1 as usize],
+                        pats,
+                        key,
+                        &fields,
+                        out,
+                    );
+                    break;
+                }
+                slot = (slot + 1) & ((1 << self.slot_bits) - 1);
+            }
+        }
+        self.push_hits(&format.always, pats, key, &fields, out);
+        true
+    }
+
+    /// True when the key's fields have the bucket's values.
+    fn holds(&self, b: &Bucket, needs: &[Need], f: &Fields) -> bool {
+        let values = &self.values[b.values as usize..][..needs.len()];
+        needs.iter().zip(values).all(|(&n, &v)| f.has(n, v))
+    }
+
+    fn push_hits(
+        &self,
+        hits: &[FieldHit],
+        pats: &Patterns,
+        key: &[u8],
+        f: &Fields,
+        out: &mut Vec<Hit>,
+    ) {
+        for h in hits {
+            let residual =
+                &self.residuals[h.residual.0 as usize..h.residual.1 as usize];
+            if !residual.iter().all(|&(n, v)| f.has(n, v)) {
+                continue;
+            }
+            if h.entry == NONE {
+                out.push(h.hit);
+            } else {
+                check(pats, h.entry, key, out);
+            }
+        }
+    }
+
+    /// Bytes held.
+    pub(super) fn memory_usage(&self) -> usize {
+        use std::mem::size_of;
+        self.shapes.len() * size_of::<Shape>()
+            + self
+                .shapes
+                .iter()
+                .map(|s| s.all.len() * size_of::<Need>())
+                .sum::<usize>()
+            + self.needs.len() * size_of::<Need>()
+            + self.residuals.len() * size_of::<(Need, u64)>()
+            + self.buckets.len() * size_of::<Bucket>()
+            + self.values.len() * 8
+            + self.hits.len() * size_of::<FieldHit>()
+            + self.slots.len() * 4
+            + self.bloom.len() * 8
+            + self
+                .formats
+                .iter()
+                .map(|f| {
+                    f.always.len() * size_of::<FieldHit>()
+                        + size_of::<Format>()
+                })
+                .sum::<usize>()
+    }
+}
+
+impl Fields {
+    /// True when the key's field meets need `n` with value word `v`.
+    #[inline(always)]
+    fn has(&self, n: Need, v: u64) -> bool {
+        let i = usize::from(n.field) % MAX_FIELDS;
+        if n.exact {
+            self.exact[i] == v
+        } else {
+            self.word[i] & mask(usize::from(n.len)) == v
+        }
+    }
+}
+
+/// An entry of a format, before indexing.
+#[derive(Debug)]
+struct FoundEntry {
+    /// The needs a key must meet, in `Found::needs`: sorted, exact ones
+    /// first.
+    needs: (u32, u32),
+    /// The needs' shape, packed (see [`shape_code`]).
+    shape: u128,
+    hit: Hit,
+    /// The entry to check in full on a hit, or NONE.
+    check: u32,
+}
+
+/// A format's entries, before indexing.
+#[derive(Debug, Default)]
+struct Found<'p> {
+    entries: Vec<FoundEntry>,
+    needs: Vec<(Need, u64)>,
+    /// Entries without needs: a hit, or an entry to check, for every key.
+    always: Vec<(Hit, u32)>,
+    /// The needs of a pattern's rest after its literal part and a `*`,
+    /// by the field it starts at: a range of `tail_needs`, or None when
+    /// the rest is not of the format. Thousands of patterns share one
+    /// (`*dc*dsc*dp*ic*isc*ip*in*`).
+    tails: FxHashMap<(usize, &'p [u8]), Option<Range>>,
+    tail_needs: Vec<(Need, u64)>,
+}
+
+/// A range of a vector.
+type Range = (u32, u32);
+
+/// A shape as one number: ten bits a need.
+fn shape_code(needs: &[(Need, u64)]) -> u128 {
+    needs.iter().fold(0, |c, (n, _)| {
+        let bits = 1 << 9
+            | u128::from(n.field) << 5
+            | u128::from(n.exact) << 4
+            | u128::from(n.len);
+        c << 10 | bits
+    })
+}
+
+impl<'p> Found<'p> {
+    /// The needs of fields `from..` in `tail`, parsed once.
+    fn tail(
+        &mut self,
+        f: &Format,
+        from: usize,
+        tail: &'p [u8],
+    ) -> Option<Range> {
+        if let Some(&t) = self.tails.get(&(from, tail)) {
+            return t;
+        }
+        let start = self.tail_needs.len();
+        let t = if tail_needs(f, from, tail, &mut self.tail_needs) {
+            Some((start as u32, self.tail_needs.len() as u32))
+        } else {
+            self.tail_needs.truncate(start);
+            None
+        };
+        self.tails.insert((from, tail), t);
+        t
+    }
+
+    /// The needs of `e`.
+    fn needs(&self, e: &FoundEntry) -> &[(Need, u64)] {
+        &self.needs[e.needs.0 as usize..e.needs.1 as usize]
+    }
+
+    /// File entry `ei` if some key of `spec`'s format can match it.
+    fn add(&mut self, f: &Format, pats: &'p Patterns, ei: u32, e: &PEntry) {
+        let spec = f.spec;
+        let pat = pats.key(e);
+        let lit = &pat[..e.prefix as usize];
+        let hit = Hit {
+            priority: e.priority,
+            visit: order::visit(e.prefix, e.post),
+            module: e.module,
+        };
+        let m0 = spec.markers[0];
+        let head_len = spec.prefix.len() + m0.len();
+        let in_head = |b: &[u8]| {
+            b.len() <= head_len
+                && spec
+                    .prefix
+                    .iter()
+                    .chain(m0.iter())
+                    .zip(b)
+                    .all(|(a, b)| a == b)
+        };
+        if lit.len() < head_len {
+            if in_head(lit) {
+                self.always.push((hit, ei));
+            }
+            return;
+        }
+        if !in_head(&lit[..head_len]) {
+            return;
+        }
+        let start = self.needs.len();
+        let whole = if e.wild_len == 0 { field_globs(f, pat) } else { None };
+        let check = if let Some((g, w)) = whole {
+            // A literal alias of the format: every field exact.
+            for (i, g) in g[..spec.markers.len()].iter().enumerate() {
+                if let Glob::Exact(len) = *g {
+                    let need = Need { field: i as u8, len, exact: true };
+                    self.needs.push((need, w[i]));
+                }
+            }
+            NONE
+        } else {
+            let Some(end) = literal_needs(spec, lit, &mut self.needs) else {
+                self.needs.truncate(start);
+                return;
+            };
+            // The literal part and a `*`, then fields of the format:
+            // compared field by field (libkmod compares the literal part
+            // byte for byte, fnmatch would read a backslash as an
+            // escape).
+            let rest = &pat[lit.len()..];
+            match (end, rest.split_first()) {
+                (LitEnd::Value(i), Some((b'*', tail)))
+                    if !lit.contains(&b'\\') =>
+                {
+                    match self.tail(f, i + 1, tail) {
+                        Some((a, b)) => {
+                            let t = &self.tail_needs[a as usize..b as usize];
+                            self.needs.extend_from_slice(t);
+                            NONE
+                        }
+                        None => ei,
+                    }
+                }
+                _ => ei,
+            }
+        };
+        if self.needs.len() == start {
+            self.always.push((hit, check));
+            return;
+        }
+        let needs = &mut self.needs[start..];
+        if !needs.is_sorted_by_key(|n| (!n.0.exact, n.0.field)) {
+            needs.sort_unstable_by_key(|n| (!n.0.exact, n.0.field));
+        }
+        self.entries.push(FoundEntry {
+            needs: (start as u32, self.needs.len() as u32),
+            shape: shape_code(&self.needs[start..]),
+            hit,
+            check,
+        });
+    }
+}
+
+/// Check entry `e` in full, as libkmod would meet it.
+fn check(pats: &Patterns, e: u32, key: &[u8], out: &mut Vec<Hit>) {
+    let en = &pats.entries[e as usize];
+    pats.visits(en, key, |split| {
+        out.push(Hit {
+            priority: en.priority,
+            visit: order::visit(split, en.post),
+            module: en.module,
+        })
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usb() -> &'static Spec {
+        &SPECS[0]
+    }
+
+    fn format(spec: &'static Spec) -> Format {
+        Format::new(spec, (0, 0), Vec::new())
+    }
+
+    /// Each field's value, from its words.
+    fn values(f: &Fields, n: usize) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| {
+                let w = f.word[i].to_le_bytes();
+                w.iter().copied().take_while(|&b| b != 0).collect()
+            })
+            .collect()
+    }
+
+    /// Comparing fields decides fnmatch for every pattern and key of
+    /// the form, on a format whose markers overlap and repeat.
+    #[test]
+    fn fields_decide_matches() {
+        static SPEC: Spec =
+            Spec { prefix: b"x:", markers: &[b"a", b"ba", b"b", b"a"] };
+        let spec = &SPEC;
+        let fmt = format(spec);
+        let globs: [&[u8]; 6] = [b"*", b"1", b"1*", b"", b"12", b"2*"];
+        let vals: [&[u8]; 5] = [b"", b"1", b"2", b"12", b"21"];
+        let join = |parts: &[&[u8]]| {
+            let mut v = spec.prefix.to_vec();
+            for (m, p) in spec.markers.iter().zip(parts) {
+                v.extend_from_slice(m);
+                v.extend_from_slice(p);
+            }
+            v
+        };
+        let mut checked = 0;
+        for gi in 0..globs.len().pow(4) {
+            let g: Vec<&[u8]> = (0..4)
+                .map(|d| globs[gi / globs.len().pow(d) % globs.len()])
+                .collect();
+            let pat = join(&g);
+            let (fg, fw) = field_globs(&fmt, &pat).unwrap();
+            for vi in 0..vals.len().pow(4) {
+                let v: Vec<&[u8]> = (0..4)
+                    .map(|d| vals[vi / vals.len().pow(d) % vals.len()])
+                    .collect();
+                let key = join(&v);
+                let f = parse(&fmt, &key).unwrap();
+                assert_eq!(values(&f, 4), v);
+                let by_fields = (0..4).all(|i| match fg[i] {
+                    Glob::Any => true,
+                    Glob::Exact(_) => f.exact[i] == fw[i],
+                    Glob::Prefix(n) => {
+                        f.word[i] & mask(usize::from(n)) == fw[i]
+                    }
+                });
+                assert_eq!(
+                    by_fields,
+                    crate::matcher::fnmatch::fnmatch(&pat, &key),
+                    "{} {}",
+                    String::from_utf8_lossy(&pat),
+                    String::from_utf8_lossy(&key)
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 1296 * 625);
+    }
+
+    #[test]
+    fn markers_are_not_hex() {
+        let mut firsts: Vec<u8> = SPECS.iter().map(|s| s.prefix[0]).collect();
+        firsts.sort();
+        firsts.dedup();
+        assert_eq!(firsts.len(), SPECS.len(), "prefixes start alike");
+        for s in SPECS {
+            assert!(s.markers.len() <= MAX_FIELDS);
+            for m in s.markers {
+                assert!(!m.is_empty());
+                assert!(m.iter().all(|&b| !is_value(b) && b != b'*'));
+            }
+        }
+    }
+
+    #[test]
+    fn parses_fields() {
+        let usb = format(usb());
+        let key = b"usb:v0BB4p0001d038Cdc02dsc01dp02ic02isc06ip45in";
+        let f = parse(&usb, key).unwrap();
+        let v = values(&f, 10);
+        assert_eq!(v[0], b"0BB4");
+        assert_eq!(v[2], b"038C");
+        assert_eq!(v[8], b"45");
+        assert_eq!(v[9], b"");
+        // A value longer than a word has no exact word.
+        let key = b"usb:v0123456789ABp0001d038Cdc02dsc01dp02ic02isc06ip45in";
+        let f = parse(&usb, key).unwrap();
+        assert_eq!(f.word[0], word(b"01234567", 0, 8));
+        assert_eq!(f.exact[0], TOO_LONG);
+        for bad in [
+            &b"usb:v0bb4p0001d038Cdc02dsc01dp02ic02isc06ip45in"[..],
+            b"usb:v0BB4p0001",
+            b"usb:vp0001dDdcdscdpicsciscipin00x",
+            b"usb:vp0001d\0dcdscdpiciscipin00",
+            &[b'0'; 200],
+        ] {
+            assert!(
+                parse(&usb, bad).is_none(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(parse(&usb, b"usb:vpddcdscdpiciscipin").is_some());
+        let mut long = b"usb:v1p2ddcdscdpiciscipin".to_vec();
+        long.resize(MAX_KEY, b'0');
+        assert!(parse(&usb, &long).is_some());
+        assert!(parse(&usb, b"usb:v_.:pddcdscdpiciscipinZZ").is_some());
+    }
+
+    fn lit_needs(lit: &[u8]) -> Option<Vec<(Need, u64)>> {
+        let mut v = Vec::new();
+        literal_needs(usb(), lit, &mut v).map(|_| v)
+    }
+
+    #[test]
+    fn literal_parts_fix_fields() {
+        let n = lit_needs(b"usb:v0BB4p0001d0").unwrap();
+        let got: Vec<Need> = n.iter().map(|x| x.0).collect();
+        assert_eq!(
+            got,
+            [
+                Need { field: 0, len: 4, exact: true },
+                Need { field: 1, len: 4, exact: true },
+                Need { field: 2, len: 1, exact: false },
+            ]
+        );
+        assert_eq!(lit_needs(b"usb:v").unwrap(), []);
+        assert_eq!(lit_needs(b"usb:v12x"), None);
+        assert_eq!(lit_needs(b"usb:v12pd").unwrap().len(), 2);
+    }
+}
