@@ -127,17 +127,6 @@ fn mix(h: u64, w: u64) -> u64 {
     (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
 }
 
-/// What a pattern asks of one field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Glob {
-    /// `*`: anything.
-    Any,
-    /// These `n` value bytes exactly.
-    Exact(u8),
-    /// These `n` value bytes, then anything (`02*`).
-    Prefix(u8),
-}
-
 /// One constrained field of a shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Need {
@@ -363,44 +352,6 @@ fn finish(h: u64) -> u64 {
     (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9)
 }
 
-/// What each field of `pat` asks, if `pat` is of `f`'s format with only
-/// `*` for wildcards and each field `*`, value bytes (at most a word),
-/// or value bytes then `*`; with the values' words.
-fn field_globs(
-    f: &Format,
-    pat: &[u8],
-) -> Option<([Glob; MAX_FIELDS], [u64; MAX_FIELDS])> {
-    let mut globs = [Glob::Any; MAX_FIELDS];
-    let mut words = [0u64; MAX_FIELDS];
-    let mut at = f.spec.prefix.len();
-    let n = f.spec.markers.len();
-    for (i, m) in f.markers[..n].iter().enumerate() {
-        if load8(pat, at) & m.mask != m.word {
-            return None;
-        }
-        at += usize::from(m.len);
-        let w = load8(pat, at);
-        let ends = literal_ends(w);
-        let n = if ends != 0 {
-            ends.trailing_zeros() as usize / 8
-        } else if pat.get(at + WORD).is_some_and(|&b| is_literal(b)) {
-            return None;
-        } else {
-            WORD
-        };
-        at += n;
-        let star = pat.get(at) == Some(&b'*');
-        globs[i] = match (n, star) {
-            (0, true) => Glob::Any,
-            (n, false) => Glob::Exact(n as u8),
-            (n, true) => Glob::Prefix(n as u8),
-        };
-        words[i] = w & mask(n);
-        at += usize::from(star);
-    }
-    (at == pat.len()).then_some((globs, words))
-}
-
 /// [`value_ends`], and the bytes special to fnmatch.
 #[inline(always)]
 fn literal_ends(x: u64) -> u64 {
@@ -470,7 +421,10 @@ fn literal_needs(
 }
 
 /// The needs of fields `from..` if `tail` is their markers, each
-/// followed by a field glob (as [`field_globs`]), to its end.
+/// followed by a field glob: `*`, value bytes (at most a word), or value
+/// bytes then `*`; with the values' words. False when `tail` is not of
+/// that form (a wildcard other than `*`, a backslash, a value past a
+/// word, a marker out of place).
 fn tail_needs(
     f: &Format,
     from: usize,
@@ -1046,17 +1000,13 @@ impl<'p> Found<'p> {
             return;
         }
         let start = self.needs.len();
-        let whole = if e.wild_len == 0 { field_globs(f, pat) } else { None };
-        let check = if let Some((g, w)) = whole {
-            // A literal alias of the format: every field exact.
-            for (i, g) in g[..spec.markers.len()].iter().enumerate() {
-                if let Glob::Exact(len) = *g {
-                    let need = Need { field: i as u8, len, exact: true };
-                    self.needs.push((need, w[i]));
-                }
-            }
+        // A literal alias of the format: every field exact.
+        let whole = e.wild_len == 0
+            && tail_needs(f, 0, &pat[spec.prefix.len()..], &mut self.needs);
+        let check = if whole {
             NONE
         } else {
+            self.needs.truncate(start);
             let Some(end) = literal_needs(spec, lit, &mut self.needs) else {
                 self.needs.truncate(start);
                 return;
@@ -1157,7 +1107,8 @@ mod tests {
                 .map(|d| globs[gi / globs.len().pow(d) % globs.len()])
                 .collect();
             let pat = join(&g);
-            let (fg, fw) = field_globs(&fmt, &pat).unwrap();
+            let mut needs = Vec::new();
+            assert!(tail_needs(&fmt, 0, &pat[2..], &mut needs));
             for vi in 0..vals.len().pow(4) {
                 let v: Vec<&[u8]> = (0..4)
                     .map(|d| vals[vi / vals.len().pow(d) % vals.len()])
@@ -1165,13 +1116,7 @@ mod tests {
                 let key = join(&v);
                 let f = parse(&fmt, &key).unwrap();
                 assert_eq!(values(&f, 4), v);
-                let by_fields = (0..4).all(|i| match fg[i] {
-                    Glob::Any => true,
-                    Glob::Exact(_) => f.exact[i] == fw[i],
-                    Glob::Prefix(n) => {
-                        f.word[i] & mask(usize::from(n)) == fw[i]
-                    }
-                });
+                let by_fields = needs.iter().all(|&(n, w)| f.has(n, w));
                 assert_eq!(
                     by_fields,
                     crate::matcher::fnmatch::fnmatch(&pat, &key),
