@@ -979,24 +979,19 @@ impl<'p> Found<'p> {
             visit: order::visit(e.prefix, e.post),
             module: e.module,
         };
-        let m0 = spec.markers[0];
-        let head_len = spec.prefix.len() + m0.len();
-        let in_head = |b: &[u8]| {
-            b.len() <= head_len
-                && spec
-                    .prefix
-                    .iter()
-                    .chain(m0.iter())
-                    .zip(b)
-                    .all(|(a, b)| a == b)
-        };
-        if lit.len() < head_len {
-            if in_head(lit) {
+        // Under the head: the same test that routes keys here (and
+        // keeps the entry out of the trie for the other keys).
+        if !f.has_head(lit) {
+            // A literal part that the head starts with (`usb*`): any key
+            // of the format may match.
+            let (p, m0) = (spec.prefix, spec.markers[0]);
+            let (a, b) = lit.split_at(lit.len().min(p.len()));
+            if lit.len() < p.len() + m0.len()
+                && p.starts_with(a)
+                && m0.starts_with(b)
+            {
                 self.always.push((hit, ei));
             }
-            return;
-        }
-        if !in_head(&lit[..head_len]) {
             return;
         }
         let start = self.needs.len();
