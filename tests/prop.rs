@@ -366,21 +366,29 @@ fn anchors_at_every_offset() {
 /// patterns asking each field for anything, a value or a value prefix,
 /// mixed with brackets, `?`, backslashes, values past a word, patterns
 /// that stop early or leave the format, and keys of the format with
-/// short, empty, long and odd values (lowercase, bytes past `z`) or
-/// broken structure, match like the naive scan. (Keys hold no NUL:
+/// the kernel's value widths, with short, empty, long and odd values
+/// (lowercase, bytes past `z`) or broken structure, match like the
+/// naive scan. (Keys hold no NUL:
 /// normalizing cuts them there, as libkmod's C strings end.)
 #[test]
 fn field_formats_agree() {
-    const FORMATS: [(&[u8], &[&[u8]]); 3] = [
+    // Prefix, markers, and the widths the kernel prints the values in.
+    type Format = (&'static [u8], &'static [&'static [u8]], &'static [usize]);
+    const FORMATS: [Format; 3] = [
         (
             b"usb:",
             &[
                 b"v", b"p", b"d", b"dc", b"dsc", b"dp", b"ic", b"isc", b"ip",
                 b"in",
             ],
+            &[4, 4, 4, 2, 2, 2, 2, 2, 2, 2],
         ),
-        (b"pci:", &[b"v", b"d", b"sv", b"sd", b"bc", b"sc", b"i"]),
-        (b"hid:", &[b"b", b"g", b"v", b"p"]),
+        (
+            b"pci:",
+            &[b"v", b"d", b"sv", b"sd", b"bc", b"sc", b"i"],
+            &[8, 8, 8, 8, 2, 2, 2],
+        ),
+        (b"hid:", &[b"b", b"g", b"v", b"p"], &[4, 4, 8, 8]),
     ];
     const HEX: &[u8] = b"0123456789ABCDEF";
     // How a pattern that stops early ends; fields no index holds;
@@ -392,7 +400,7 @@ fn field_formats_agree() {
     let mut r = Rng::new(common::env_count("COLDPLUG_SEED", 11) as u64);
     let mut matched = 0;
     for _ in 0..sets.max(20) {
-        let (prefix, markers) = *r.pick(&FORMATS);
+        let (prefix, markers, widths) = *r.pick(&FORMATS);
         // A small alphabet of values, so patterns and keys meet.
         let value = |r: &mut Rng| -> Vec<u8> {
             let n = *r.pick(&[0, 1, 2, 2, 2, 4, 4, 8, 9]);
@@ -447,10 +455,16 @@ fn field_formats_agree() {
                 }
                 k
             } else {
+                // Values as the kernel prints them, or of any length.
+                let kernel = r.percent(50);
                 let mut k = prefix.to_vec();
-                for mk in markers {
+                for (mk, &n) in markers.iter().zip(widths) {
                     k.extend_from_slice(mk);
-                    k.extend(value(&mut r));
+                    if kernel {
+                        k.extend((0..n).map(|_| *r.pick(&HEX[..3])));
+                    } else {
+                        k.extend(value(&mut r));
+                    }
                 }
                 k
             };

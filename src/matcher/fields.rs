@@ -43,12 +43,18 @@ use super::patterns::{PEntry, Patterns};
 struct Spec {
     prefix: &'static [u8],
     markers: &'static [&'static [u8]],
+    /// Each field's width as the kernel's uevent code prints it
+    /// (`%04X`: 4), for the [`Layout`] fast path; empty: none.
+    widths: &'static [u8],
 }
 
 /// The formats with an index: those with many patterns and keys on the
 /// bundled kernels (file2alias's `do_usb_entry`, `do_pci_entry`,
 /// `do_hid_entry`, `do_ieee1394_entry`; `ccw:` keys, short, are as fast
-/// through the trie).
+/// through the trie). The widths are those of the kernel's uevents:
+/// `usb_if_uevent` (drivers/usb/core/message.c), `pci_uevent`
+/// (drivers/pci/pci-driver.c), `hid_uevent` (drivers/hid/hid-core.c),
+/// firewire's `get_modalias` (drivers/firewire/core-device.c).
 const SPECS: &[Spec] = &[
     Spec {
         prefix: b"usb:",
@@ -56,13 +62,23 @@ const SPECS: &[Spec] = &[
             b"v", b"p", b"d", b"dc", b"dsc", b"dp", b"ic", b"isc", b"ip",
             b"in",
         ],
+        widths: &[4, 4, 4, 2, 2, 2, 2, 2, 2, 2],
     },
     Spec {
         prefix: b"pci:",
         markers: &[b"v", b"d", b"sv", b"sd", b"bc", b"sc", b"i"],
+        widths: &[8, 8, 8, 8, 2, 2, 2],
     },
-    Spec { prefix: b"hid:", markers: &[b"b", b"g", b"v", b"p"] },
-    Spec { prefix: b"ieee1394:", markers: &[b"ven", b"mo", b"sp", b"ver"] },
+    Spec {
+        prefix: b"hid:",
+        markers: &[b"b", b"g", b"v", b"p"],
+        widths: &[4, 4, 8, 8],
+    },
+    Spec {
+        prefix: b"ieee1394:",
+        markers: &[b"ven", b"mo", b"sp", b"ver"],
+        widths: &[8, 8, 8, 8],
+    },
 ];
 
 /// Most fields of any format.
@@ -190,13 +206,109 @@ impl Literal {
     }
 }
 
+/// Most words of a key with a [`Layout`].
+const LAYOUT_WORDS: usize = 8;
+
+/// The kernel's own layout of a format's keys: each value as wide as
+/// its uevent code prints it, so every marker at a fixed offset. A key
+/// of exactly this layout (every kernel key of the format) is checked a
+/// word at a time and its values are read at fixed offsets, with none
+/// of [`parse`]'s per-field search.
+///
+/// Same result as the search: a value byte is never a marker byte, so
+/// each value's run stops at the next marker, where the layout puts it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Layout {
+    /// The key's length; 0: the format has no layout.
+    len: usize,
+    /// Per word of the key, at 0, 8, ... and the last one ending at
+    /// `len`: the bytes of the prefix and markers, their mask, and the
+    /// high bits of the value bytes.
+    words: [(u64, u64, u64); LAYOUT_WORDS],
+    /// Where each field's value ends.
+    ends: [u8; MAX_FIELDS],
+    /// How far right to shift the word ending there: 64 - 8 * width.
+    shifts: [u8; MAX_FIELDS],
+}
+
+impl Layout {
+    fn new(spec: &Spec) -> Layout {
+        let mut l = Layout::default();
+        if spec.widths.is_empty() {
+            return l;
+        }
+        assert_eq!(spec.widths.len(), spec.markers.len());
+        // The key's bytes, with 0 standing for a value byte.
+        let mut t = spec.prefix.to_vec();
+        for (i, (m, &w)) in spec.markers.iter().zip(spec.widths).enumerate() {
+            assert!((1..=WORD as u8).contains(&w));
+            t.extend_from_slice(m);
+            t.resize(t.len() + usize::from(w), 0);
+            l.ends[i] = t.len() as u8;
+            l.shifts[i] = 64 - 8 * w;
+        }
+        assert!((WORD..=WORD * LAYOUT_WORDS).contains(&t.len()));
+        l.len = t.len();
+        let word_at = |at: usize| {
+            let mut w = (0, 0, 0);
+            for (k, &b) in t[at..at + WORD].iter().enumerate() {
+                if b == 0 {
+                    w.2 |= 0x80 << (8 * k);
+                } else {
+                    w.0 |= u64::from(b) << (8 * k);
+                    w.1 |= 0xff << (8 * k);
+                }
+            }
+            w
+        };
+        for (k, w) in l.words.iter_mut().enumerate() {
+            *w = word_at((k * WORD).min(t.len() - WORD));
+        }
+        l
+    }
+
+    /// Put `key`'s fields in `out` if it has this layout; false if not.
+    #[inline(always)]
+    fn parse(&self, fields: usize, key: &[u8], out: &mut Fields) -> bool {
+        if key.len() != self.len {
+            return false;
+        }
+        let check = |c: &[u8], &(lit, mask, values): &(u64, u64, u64)| {
+            let x = u64::from_le_bytes(c.try_into().unwrap());
+            ((x ^ lit) & mask) | (value_ends(x) & values)
+        };
+        let mut chunks = key.chunks_exact(WORD);
+        let mut bad = (&mut chunks)
+            .zip(&self.words)
+            .fold(0, |bad, (c, w)| bad | check(c, w));
+        if !chunks.remainder().is_empty() {
+            let last = key.len() / WORD;
+            bad |= check(&key[key.len() - WORD..], &self.words[last]);
+        }
+        if bad != 0 {
+            return false;
+        }
+        for i in 0..fields.min(MAX_FIELDS) {
+            let end = usize::from(self.ends[i]);
+            let x =
+                u64::from_le_bytes(key[end - WORD..end].try_into().unwrap());
+            let w = x >> self.shifts[i];
+            out.word[i] = w;
+            out.exact[i] = w;
+        }
+        true
+    }
+}
+
 /// The index of one format.
 #[derive(Debug, Clone)]
 struct Format {
     spec: &'static Spec,
-    /// The prefix's first word; the rest, if longer, in `spec`.
-    prefix: Literal,
     markers: [Literal; MAX_FIELDS],
+    /// The prefix and first marker, as two words (at most 16 bytes).
+    head: [Literal; 2],
+    head_len: usize,
+    layout: Layout,
     /// Range of `shapes`.
     shapes: (u32, u32),
     /// Hits, or entries to check, for every key of the format.
@@ -213,10 +325,15 @@ impl Format {
         for (m, b) in markers.iter_mut().zip(spec.markers) {
             *m = Literal::new(b);
         }
+        let head = [spec.prefix, spec.markers[0]].concat();
+        assert!(head.len() <= 2 * WORD);
+        let (h0, h1) = head.split_at(head.len().min(WORD));
         Format {
             spec,
-            prefix: Literal::new(spec.prefix),
             markers,
+            head: [Literal::new(h0), Literal::new(h1)],
+            head_len: head.len(),
+            layout: Layout::new(spec),
             shapes,
             always,
         }
@@ -225,18 +342,16 @@ impl Format {
     /// True when `key` starts with the format's prefix and first marker.
     #[inline(always)]
     fn has_head(&self, key: &[u8]) -> bool {
-        let p = self.spec.prefix;
-        let m = self.markers[0];
-        super::glob::load8(key, 0) & self.prefix.mask == self.prefix.word
-            && key.len() >= p.len()
-            && (p.len() <= WORD || key[WORD..p.len()] == p[WORD..])
-            && super::glob::load8(key, p.len()) & m.mask == m.word
+        let [h0, h1] = self.head;
+        key.len() >= self.head_len
+            && load8(key, 0) & h0.mask == h0.word
+            && load8(key, WORD) & h1.mask == h1.word
     }
 }
 
 /// An indexed format.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct FormatId(u32);
+pub(super) struct FormatRef<'a>(&'a Format);
 
 /// The field indexes of all formats; see the module docs.
 #[derive(Debug, Clone, Default)]
@@ -266,7 +381,12 @@ pub(super) struct FieldIndex {
 /// kernel is 47 bytes).
 const MAX_KEY: usize = 128;
 
+/// The bits of a shape's `exact`: a bit number taken modulo this indexes
+/// a table of them with no bounds check and no division.
+const FIELD_SLOTS: usize = 16;
+
 /// A key parsed as a string of one format.
+#[derive(Debug, Default, PartialEq)]
 struct Fields {
     /// Each value's first [`WORD`] bytes, zero-padded.
     word: [u64; MAX_FIELDS],
@@ -280,12 +400,19 @@ const TOO_LONG: u64 = 0xff00;
 
 /// Parse `key` as a string of `f`'s format: the prefix (already
 /// checked), then each marker followed by a run of value bytes, to the
-/// end.
+/// end. The fields go to `out` (filled in place: returned, they were
+/// copied by a call to `memcpy`); false when `key` is no such string.
 #[inline(always)]
-fn parse(f: &Format, key: &[u8]) -> Option<Fields> {
+fn parse(f: &Format, key: &[u8], out: &mut Fields) -> bool {
+    f.layout.parse(f.spec.markers.len(), key, out) || parse_search(f, key, out)
+}
+
+/// [`parse`] for any layout: each value's run searched for.
+#[inline(always)]
+fn parse_search(f: &Format, key: &[u8], out: &mut Fields) -> bool {
     let len = key.len();
     if len > MAX_KEY {
-        return None;
+        return false;
     }
     // Zero-padded, so every word load is in bounds and a value's run
     // ends at the key's end.
@@ -293,12 +420,11 @@ fn parse(f: &Format, key: &[u8]) -> Option<Fields> {
     buf[..len].copy_from_slice(key);
     let load =
         |at: usize| u64::from_le_bytes(buf[at..at + WORD].try_into().unwrap());
-    let mut out = Fields { word: [0; MAX_FIELDS], exact: [0; MAX_FIELDS] };
     let mut at = f.spec.prefix.len();
     let n = f.spec.markers.len();
     for (i, m) in f.markers[..n].iter().enumerate() {
         if at + usize::from(m.len) > len || load(at) & m.mask != m.word {
-            return None;
+            return false;
         }
         at += usize::from(m.len);
         let first = load(at);
@@ -322,7 +448,7 @@ fn parse(f: &Format, key: &[u8]) -> Option<Fields> {
         out.exact[i] = if run <= WORD { w } else { TOO_LONG };
         at += run;
     }
-    (at == len).then_some(out)
+    at == len
 }
 
 /// The hash of an exact need on `field` for value word `w`.
@@ -759,10 +885,10 @@ impl FieldIndex {
     /// starts with. Only such keys can match the entries it indexes
     /// (their literal parts start so).
     #[inline]
-    pub(super) fn format_of(&self, key: &[u8]) -> Option<FormatId> {
+    pub(super) fn format_of(&self, key: &[u8]) -> Option<FormatRef<'_>> {
         let i = *self.by_first.get(usize::from(*key.first()?))?;
         let f = self.formats.get(usize::from(i).checked_sub(1)?)?;
-        f.has_head(key).then_some(FormatId(u32::from(i) - 1))
+        f.has_head(key).then_some(FormatRef(f))
     }
 
     /// Look `key` (without wildcard bytes, starting with `format`'s
@@ -771,16 +897,17 @@ impl FieldIndex {
     #[inline]
     pub(super) fn lookup(
         &self,
-        format: FormatId,
+        format: FormatRef,
         pats: &Patterns,
         key: &[u8],
         out: &mut Vec<Hit>,
     ) -> bool {
-        let format = &self.formats[format.0 as usize];
-        let Some(fields) = parse(format, key) else {
+        let format = format.0;
+        let mut fields = Fields::default();
+        if !parse(format, key, &mut fields) {
             return false;
-        };
-        let mut hx = [0u64; MAX_FIELDS];
+        }
+        let mut hx = [0u64; FIELD_SLOTS];
         for (i, (h, &w)) in hx.iter_mut().zip(&fields.exact).enumerate() {
             *h = exact_hash(i, w);
         }
@@ -790,13 +917,13 @@ impl FieldIndex {
             let mut h = s.seed;
             let mut m = s.exact;
             while m != 0 {
-                h ^= hx[m.trailing_zeros() as usize % MAX_FIELDS];
+                h ^= hx[m.trailing_zeros() as usize % FIELD_SLOTS];
                 m &= m - 1;
             }
             for &n in &self.needs[s.prefix.0 as usize..s.prefix.1 as usize] {
                 h ^= need_hash(
                     n,
-                    fields.word[usize::from(n.field) % MAX_FIELDS],
+                    fields.word[usize::from(n.field).min(MAX_FIELDS - 1)],
                 );
             }
             let h = finish(h);
@@ -891,7 +1018,8 @@ impl Fields {
     /// True when the key's field meets need `n` with value word `v`.
     #[inline(always)]
     fn has(&self, n: Need, v: u64) -> bool {
-        let i = usize::from(n.field) % MAX_FIELDS;
+        // Clamped: indexed with no bounds check (fields are below it).
+        let i = usize::from(n.field).min(MAX_FIELDS - 1);
         if n.exact {
             self.exact[i] == v
         } else {
@@ -1068,6 +1196,24 @@ mod tests {
         Format::new(spec, (0, 0), Vec::new())
     }
 
+    /// [`parse`]'s fields, or None.
+    fn parsed(f: &Format, key: &[u8]) -> Option<Fields> {
+        let mut out = Fields::default();
+        parse(f, key, &mut out).then_some(out)
+    }
+
+    /// [`parse_search`]'s fields, or None.
+    fn searched(f: &Format, key: &[u8]) -> Option<Fields> {
+        let mut out = Fields::default();
+        parse_search(f, key, &mut out).then_some(out)
+    }
+
+    /// [`Layout::parse`]'s fields, or None.
+    fn laid_out(f: &Format, key: &[u8]) -> Option<Fields> {
+        let mut out = Fields::default();
+        f.layout.parse(f.spec.markers.len(), key, &mut out).then_some(out)
+    }
+
     /// Each field's value, from its words.
     fn values(f: &Fields, n: usize) -> Vec<Vec<u8>> {
         (0..n)
@@ -1082,8 +1228,11 @@ mod tests {
     /// the form, on a format whose markers overlap and repeat.
     #[test]
     fn fields_decide_matches() {
-        static SPEC: Spec =
-            Spec { prefix: b"x:", markers: &[b"a", b"ba", b"b", b"a"] };
+        static SPEC: Spec = Spec {
+            prefix: b"x:",
+            markers: &[b"a", b"ba", b"b", b"a"],
+            widths: &[],
+        };
         let spec = &SPEC;
         let fmt = format(spec);
         let globs: [&[u8]; 6] = [b"*", b"1", b"1*", b"", b"12", b"2*"];
@@ -1109,7 +1258,7 @@ mod tests {
                     .map(|d| vals[vi / vals.len().pow(d) % vals.len()])
                     .collect();
                 let key = join(&v);
-                let f = parse(&fmt, &key).unwrap();
+                let f = parsed(&fmt, &key).unwrap();
                 assert_eq!(values(&f, 4), v);
                 let by_fields = needs.iter().all(|&(n, w)| f.has(n, w));
                 assert_eq!(
@@ -1144,7 +1293,7 @@ mod tests {
     fn parses_fields() {
         let usb = format(usb());
         let key = b"usb:v0BB4p0001d038Cdc02dsc01dp02ic02isc06ip45in";
-        let f = parse(&usb, key).unwrap();
+        let f = parsed(&usb, key).unwrap();
         let v = values(&f, 10);
         assert_eq!(v[0], b"0BB4");
         assert_eq!(v[2], b"038C");
@@ -1152,7 +1301,7 @@ mod tests {
         assert_eq!(v[9], b"");
         // A value longer than a word has no exact word.
         let key = b"usb:v0123456789ABp0001d038Cdc02dsc01dp02ic02isc06ip45in";
-        let f = parse(&usb, key).unwrap();
+        let f = parsed(&usb, key).unwrap();
         assert_eq!(f.word[0], word(b"01234567", 0, 8));
         assert_eq!(f.exact[0], TOO_LONG);
         for bad in [
@@ -1163,16 +1312,65 @@ mod tests {
             &[b'0'; 200],
         ] {
             assert!(
-                parse(&usb, bad).is_none(),
+                parsed(&usb, bad).is_none(),
                 "{}",
                 String::from_utf8_lossy(bad)
             );
         }
-        assert!(parse(&usb, b"usb:vpddcdscdpiciscipin").is_some());
+        assert!(parsed(&usb, b"usb:vpddcdscdpiciscipin").is_some());
         let mut long = b"usb:v1p2ddcdscdpiciscipin".to_vec();
         long.resize(MAX_KEY, b'0');
-        assert!(parse(&usb, &long).is_some());
-        assert!(parse(&usb, b"usb:v_.:pddcdscdpiciscipinZZ").is_some());
+        assert!(parsed(&usb, &long).is_some());
+        assert!(parsed(&usb, b"usb:v_.:pddcdscdpiciscipinZZ").is_some());
+    }
+
+    /// The layout fast path gives the search's fields, on keys of the
+    /// layout and on keys a byte, or a length, away from it.
+    #[test]
+    fn layouts_parse_like_search() {
+        let mut rng = crate::test_rng::XorShift::new(0x1a70);
+        let odd: &[u8] = b"0123456789ABCDEFabcdefgpvisn:*?[]\\\0\x7f\x80\xff";
+        let mut fast_ones = 0;
+        for spec in SPECS {
+            let f = format(spec);
+            assert!(f.layout.len > 0);
+            for _ in 0..20_000 {
+                let mut key = spec.prefix.to_vec();
+                for (m, &w) in spec.markers.iter().zip(spec.widths) {
+                    key.extend_from_slice(m);
+                    for _ in 0..w {
+                        key.push(b"0123456789ABCDEF"[rng.below(16)]);
+                    }
+                }
+                let whole = laid_out(&f, &key);
+                assert_eq!(whole, searched(&f, &key));
+                assert!(whole.is_some());
+                match rng.below(4) {
+                    0 => {}
+                    1 => key.truncate(rng.below(key.len())),
+                    2 => key.insert(
+                        rng.below(key.len() + 1),
+                        odd[rng.below(odd.len())],
+                    ),
+                    _ => {
+                        let i = rng.below(key.len());
+                        key[i] = odd[rng.below(odd.len())];
+                    }
+                }
+                let fast = laid_out(&f, &key);
+                let search = searched(&f, &key);
+                if fast.is_some() {
+                    fast_ones += 1;
+                    assert_eq!(
+                        fast,
+                        search,
+                        "{}",
+                        String::from_utf8_lossy(&key)
+                    );
+                }
+            }
+        }
+        assert!(fast_ones > 20_000);
     }
 
     fn lit_needs(lit: &[u8]) -> Option<Vec<(Need, u64)>> {
