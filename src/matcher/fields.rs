@@ -160,8 +160,9 @@ struct Shape {
     seed: u64,
     /// The fields of the exact needs, one bit each.
     exact: u16,
-    /// The prefix needs, in `needs`.
-    prefix: (u32, u32),
+    /// The prefix needs (its own vector: an empty one, the common case,
+    /// costs a test, a range of a shared one its bounds checks).
+    prefix: Vec<Need>,
     /// All needs, for the build and to confirm a bucket.
     all: Vec<Need>,
 }
@@ -362,8 +363,6 @@ pub(super) struct FieldIndex {
     /// format has entries.
     by_first: Vec<u8>,
     shapes: Vec<Shape>,
-    /// The shapes' prefix needs.
-    needs: Vec<Need>,
     residuals: Vec<(Need, u64)>,
     buckets: Vec<Bucket>,
     values: Vec<u64>,
@@ -751,15 +750,13 @@ impl FieldIndex {
                 continue;
             }
             renum[s] = self.shapes.len() as u32;
-            let start = self.needs.len() as u32;
-            self.needs.extend(needs.iter().filter(|n| !n.exact));
             self.shapes.push(Shape {
                 seed: mix(0x9e37_79b9_7f4a_7c15, u64::from(renum[s])),
                 exact: needs
                     .iter()
                     .filter(|n| n.exact)
                     .fold(0, |m, n| m | 1 << n.field),
-                prefix: (start, self.needs.len() as u32),
+                prefix: needs.iter().filter(|n| !n.exact).copied().collect(),
                 all: needs.clone(),
             });
         }
@@ -920,7 +917,7 @@ impl FieldIndex {
                 h ^= hx[m.trailing_zeros() as usize % FIELD_SLOTS];
                 m &= m - 1;
             }
-            for &n in &self.needs[s.prefix.0 as usize..s.prefix.1 as usize] {
+            for &n in &s.prefix {
                 h ^= need_hash(
                     n,
                     fields.word[usize::from(n.field).min(MAX_FIELDS - 1)],
@@ -955,7 +952,9 @@ impl FieldIndex {
                 slot = (slot + 1) & ((1 << self.slot_bits) - 1);
             }
         }
-        self.push_hits(&format.always, pats, key, &fields, out);
+        if !format.always.is_empty() {
+            self.push_hits(&format.always, pats, key, &fields, out);
+        }
         true
     }
 
@@ -965,6 +964,7 @@ impl FieldIndex {
         needs.iter().zip(values).all(|(&n, &v)| f.has(n, v))
     }
 
+    #[inline(always)]
     fn push_hits(
         &self,
         hits: &[FieldHit],
@@ -996,7 +996,11 @@ impl FieldIndex {
                 .iter()
                 .map(|s| s.all.len() * size_of::<Need>())
                 .sum::<usize>()
-            + self.needs.len() * size_of::<Need>()
+            + self
+                .shapes
+                .iter()
+                .map(|s| s.prefix.len() * size_of::<Need>())
+                .sum::<usize>()
             + self.residuals.len() * size_of::<(Need, u64)>()
             + self.buckets.len() * size_of::<Bucket>()
             + self.values.len() * 8
