@@ -268,6 +268,65 @@ fn masks16_full<const N: usize>(
     masks16_portable(hay, i, bytes)
 }
 
+/// Bit `k` is set when `b[k]` is 0 or at least `min` (in `1..=0x80`):
+/// where runs of bytes in `1..min` end, for a parser that steps from
+/// run to run with `trailing_zeros` instead of searching each.
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "sse2",
+    not(coldplug_portable)
+))]
+#[inline(always)]
+pub(crate) fn run_ends64(b: &[u8; 64], min: u8) -> u64 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_set1_epi8,
+        _mm_set_epi64x, _mm_sub_epi8,
+    };
+    debug_assert!((1..=0x80).contains(&min));
+    let mut out = 0u64;
+    // SAFETY: as in `masks16_full`: sse2 is guaranteed by the cfg, and
+    // the intrinsics take values, not pointers.
+    unsafe {
+        // x - 1 wraps 0 to 255: one unsigned compare, `x - 1 >= min - 1`,
+        // then finds both.
+        let one = _mm_set1_epi8(1);
+        let floor = _mm_set1_epi8((min - 1) as i8);
+        for k in 0..4 {
+            let at = 16 * k;
+            let v = _mm_set_epi64x(word(b, at + 8) as i64, word(b, at) as i64);
+            let y = _mm_sub_epi8(v, one);
+            let m = _mm_cmpeq_epi8(_mm_max_epu8(y, floor), y);
+            out |= u64::from(_mm_movemask_epi8(m) as u16) << at;
+        }
+    }
+    out
+}
+
+#[cfg(not(all(
+    target_arch = "x86_64",
+    target_feature = "sse2",
+    not(coldplug_portable)
+)))]
+#[inline(always)]
+pub(crate) fn run_ends64(b: &[u8; 64], min: u8) -> u64 {
+    run_ends64_portable(b, min)
+}
+
+/// [`run_ends64`], portable: `(x | HI) - min` keeps a byte's high bit
+/// when its low seven bits are at least `min`; `| x` adds the bytes
+/// from 0x80, `zeros` the zero bytes.
+#[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
+#[inline(always)]
+fn run_ends64_portable(b: &[u8; 64], min: u8) -> u64 {
+    let mut out = 0u64;
+    for k in 0..8 {
+        let x = word(b, 8 * k);
+        let e = ((x | HI).wrapping_sub(splat(min)) | x | zeros(x)) & HI;
+        out |= u64::from(compress(e)) << (8 * k);
+    }
+    out
+}
+
 /// The multiplier of [`pair_hashes16`]'s hash.
 const PAIR_MUL: u16 = 0x9E37;
 
@@ -360,6 +419,24 @@ mod tests {
                     .collect();
                 got.sort_unstable();
                 assert_eq!(got, want, "{i}");
+            }
+        }
+    }
+
+    #[test]
+    fn run_ends_agree_with_a_loop() {
+        let mut rng = crate::test_rng::XorShift::new(0x5eed);
+        for _ in 0..2000 {
+            let mut b = [0u8; 64];
+            for x in &mut b {
+                *x = rng.next() as u8;
+            }
+            for min in [1, 0x30, 0x61, 0x80] {
+                let want = (0..64).fold(0u64, |m, k| {
+                    m | u64::from(b[k] == 0 || b[k] >= min) << k
+                });
+                assert_eq!(run_ends64(&b, min), want, "{b:?} {min}");
+                assert_eq!(run_ends64_portable(&b, min), want, "{b:?} {min}");
             }
         }
     }
