@@ -222,8 +222,8 @@ const LAYOUT_WORDS: usize = 8;
 struct Layout {
     /// The key's length; 0: the format has no layout.
     len: usize,
-    /// Per word of the key, at 0, 8, ... and the last one ending at
-    /// `len`: the bytes of the prefix and markers, their mask, and the
+    /// Per word of a zero-padded key, at 0, 8, ... 56: the bytes of the
+    /// prefix and markers (and the padding's zeros), their mask, and the
     /// high bits of the value bytes.
     words: [(u64, u64, u64); LAYOUT_WORDS],
     /// Where each field's value ends.
@@ -239,61 +239,61 @@ impl Layout {
             return l;
         }
         assert_eq!(spec.widths.len(), spec.markers.len());
-        // The key's bytes, with 0 standing for a value byte.
-        let mut t = spec.prefix.to_vec();
+        // The key's bytes, with None standing for a value byte.
+        let mut t: Vec<Option<u8>> =
+            spec.prefix.iter().copied().map(Some).collect();
         for (i, (m, &w)) in spec.markers.iter().zip(spec.widths).enumerate() {
             assert!((1..=WORD as u8).contains(&w));
-            t.extend_from_slice(m);
-            t.resize(t.len() + usize::from(w), 0);
+            t.extend(m.iter().copied().map(Some));
+            t.resize(t.len() + usize::from(w), None);
             l.ends[i] = t.len() as u8;
             l.shifts[i] = 64 - 8 * w;
         }
         assert!((WORD..=WORD * LAYOUT_WORDS).contains(&t.len()));
         l.len = t.len();
-        let word_at = |at: usize| {
-            let mut w = (0, 0, 0);
-            for (k, &b) in t[at..at + WORD].iter().enumerate() {
-                if b == 0 {
-                    w.2 |= 0x80 << (8 * k);
-                } else {
-                    w.0 |= u64::from(b) << (8 * k);
-                    w.1 |= 0xff << (8 * k);
+        t.resize(WORD * LAYOUT_WORDS, Some(0));
+        for (k, w) in l.words.iter_mut().enumerate() {
+            for (j, &b) in t[k * WORD..][..WORD].iter().enumerate() {
+                match b {
+                    None => w.2 |= 0x80 << (8 * j),
+                    Some(b) => {
+                        w.0 |= u64::from(b) << (8 * j);
+                        w.1 |= 0xff << (8 * j);
+                    }
                 }
             }
-            w
-        };
-        for (k, w) in l.words.iter_mut().enumerate() {
-            *w = word_at((k * WORD).min(t.len() - WORD));
         }
         l
     }
 
-    /// Put `key`'s fields in `out` if it has this layout; false if not.
+    /// Put the fields of the key of `len` bytes in `buf` (zero-padded)
+    /// in `out` if it has this layout; false if not.
     #[inline(always)]
-    fn parse(&self, fields: usize, key: &[u8], out: &mut Fields) -> bool {
-        if key.len() != self.len {
+    fn parse(
+        &self,
+        fields: usize,
+        buf: &Padded,
+        len: usize,
+        out: &mut Fields,
+    ) -> bool {
+        if len != self.len {
             return false;
         }
-        let check = |c: &[u8], &(lit, mask, values): &(u64, u64, u64)| {
-            let x = u64::from_le_bytes(c.try_into().unwrap());
-            ((x ^ lit) & mask) | (value_ends(x) & values)
+        // Loads at most 64 + 8 bytes in: no bounds checks.
+        let load = |at: usize| {
+            let at = at % 64;
+            u64::from_le_bytes(buf[at..at + WORD].try_into().unwrap())
         };
-        let mut chunks = key.chunks_exact(WORD);
-        let mut bad = (&mut chunks)
-            .zip(&self.words)
-            .fold(0, |bad, (c, w)| bad | check(c, w));
-        if !chunks.remainder().is_empty() {
-            let last = key.len() / WORD;
-            bad |= check(&key[key.len() - WORD..], &self.words[last]);
-        }
+        let bad = self.words.iter().enumerate().fold(0, |bad, (k, w)| {
+            let &(lit, mask, values) = w;
+            let x = load(k * WORD);
+            bad | ((x ^ lit) & mask) | (value_ends(x) & values)
+        });
         if bad != 0 {
             return false;
         }
         for i in 0..fields.min(MAX_FIELDS) {
-            let end = usize::from(self.ends[i]);
-            let x =
-                u64::from_le_bytes(key[end - WORD..end].try_into().unwrap());
-            let w = x >> self.shifts[i];
+            let w = load(usize::from(self.ends[i]) - WORD) >> self.shifts[i];
             out.word[i] = w;
             out.exact[i] = w;
         }
@@ -403,14 +403,33 @@ const TOO_LONG: u64 = 0xff00;
 /// copied by a call to `memcpy`); false when `key` is no such string.
 #[inline(always)]
 fn parse(f: &Format, key: &[u8], out: &mut Fields) -> bool {
-    f.layout.parse(f.spec.markers.len(), key, out) || parse_search(f, key, out)
+    let len = key.len();
+    if len > MAX_KEY {
+        return false;
+    }
+    // Zero-padded, so every word load is in bounds and a value's run
+    // ends at the key's end.
+    let mut buf = [0u8; MAX_KEY + 2 * WORD];
+    copy_key(&mut buf, key);
+    let n = f.spec.markers.len();
+    if f.layout.parse(n, &buf, len, out) {
+        return true;
+    }
+    if len < 64 {
+        parse_short(f, &buf, len, out)
+    } else {
+        parse_long(f, &buf, len, out)
+    }
 }
+
+/// A key copied to the start of a zeroed buffer.
+type Padded = [u8; MAX_KEY + 2 * WORD];
 
 /// Copy `key` (at most [`MAX_KEY`] bytes) to the start of `buf`. A key
 /// of 16 to 64 bytes takes two overlapping fixed-size moves instead of a
 /// call to `memcpy`, which cost a fifth of a parse.
 #[inline(always)]
-fn copy_key(buf: &mut [u8; MAX_KEY + 2 * WORD], key: &[u8]) {
+fn copy_key(buf: &mut Padded, key: &[u8]) {
     let len = key.len();
     if (32..=64).contains(&len) {
         buf[..32].copy_from_slice(&key[..32]);
@@ -423,32 +442,14 @@ fn copy_key(buf: &mut [u8; MAX_KEY + 2 * WORD], key: &[u8]) {
     }
 }
 
-/// [`parse`] for any layout: each value's run searched for.
-#[inline(always)]
-fn parse_search(f: &Format, key: &[u8], out: &mut Fields) -> bool {
-    let len = key.len();
-    if len > MAX_KEY {
-        return false;
-    }
-    // Zero-padded, so every word load is in bounds and a value's run
-    // ends at the key's end.
-    let mut buf = [0u8; MAX_KEY + 2 * WORD];
-    copy_key(&mut buf, key);
-    if len < 64 {
-        parse_short(f, &buf, len, out)
-    } else {
-        parse_long(f, &buf, len, out)
-    }
-}
-
-/// [`parse_search`] of a key of fewer than 64 bytes, zero-padded in
+/// [`parse`] of a key of fewer than 64 bytes, zero-padded in
 /// `buf`: where every value ends is found at once (the padding's zeros
 /// end the last), then each field is a marker compare and a count of
 /// trailing zeros.
 #[inline(always)]
 fn parse_short(
     f: &Format,
-    buf: &[u8; MAX_KEY + 2 * WORD],
+    buf: &Padded,
     len: usize,
     out: &mut Fields,
 ) -> bool {
@@ -476,15 +477,10 @@ fn parse_short(
     at == len
 }
 
-/// [`parse_search`] of a key of any length up to [`MAX_KEY`],
+/// [`parse`] of a key of any length up to [`MAX_KEY`],
 /// zero-padded in `buf`: each value's run searched a word at a time.
 #[inline(never)]
-fn parse_long(
-    f: &Format,
-    buf: &[u8; MAX_KEY + 2 * WORD],
-    len: usize,
-    out: &mut Fields,
-) -> bool {
+fn parse_long(f: &Format, buf: &Padded, len: usize, out: &mut Fields) -> bool {
     let load =
         |at: usize| u64::from_le_bytes(buf[at..at + WORD].try_into().unwrap());
     let mut at = f.spec.prefix.len();
@@ -1273,16 +1269,29 @@ mod tests {
         parse(f, key, &mut out).then_some(out)
     }
 
-    /// [`parse_search`]'s fields, or None.
+    fn padded(key: &[u8]) -> Padded {
+        let mut buf = [0u8; MAX_KEY + 2 * WORD];
+        copy_key(&mut buf, key);
+        buf
+    }
+
+    /// The search's fields (short or long), or None.
     fn searched(f: &Format, key: &[u8]) -> Option<Fields> {
         let mut out = Fields::default();
-        parse_search(f, key, &mut out).then_some(out)
+        let (buf, len) = (padded(key), key.len());
+        let found = if len < 64 {
+            parse_short(f, &buf, len, &mut out)
+        } else {
+            parse_long(f, &buf, len, &mut out)
+        };
+        found.then_some(out)
     }
 
     /// [`Layout::parse`]'s fields, or None.
     fn laid_out(f: &Format, key: &[u8]) -> Option<Fields> {
         let mut out = Fields::default();
-        f.layout.parse(f.spec.markers.len(), key, &mut out).then_some(out)
+        let n = f.spec.markers.len();
+        f.layout.parse(n, &padded(key), key.len(), &mut out).then_some(out)
     }
 
     /// Each field's value, from its words.
@@ -1469,8 +1478,7 @@ mod tests {
                 if key.len() >= 64 {
                     continue;
                 }
-                let mut buf = [0u8; MAX_KEY + 2 * WORD];
-                copy_key(&mut buf, &key);
+                let buf = padded(&key);
                 let (mut a, mut b) = (Fields::default(), Fields::default());
                 let short = parse_short(&f, &buf, key.len(), &mut a);
                 let long = parse_long(&f, &buf, key.len(), &mut b);
