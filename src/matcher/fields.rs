@@ -226,15 +226,20 @@ struct Layout {
     /// prefix and markers (and the padding's zeros), their mask, and the
     /// high bits of the value bytes.
     words: [(u64, u64, u64); LAYOUT_WORDS],
-    /// Where each field's value ends.
+    /// Where each field's value ends (a word in: a format with fewer
+    /// fields reads a word it then drops).
     ends: [u8; MAX_FIELDS],
     /// How far right to shift the word ending there: 64 - 8 * width.
     shifts: [u8; MAX_FIELDS],
+    /// All ones for the format's fields, 0 past them: every key reads
+    /// [`MAX_FIELDS`] fields, in a loop the compiler unrolls.
+    keep: [u64; MAX_FIELDS],
 }
 
 impl Layout {
     fn new(spec: &Spec) -> Layout {
-        let mut l = Layout::default();
+        let mut l =
+            Layout { ends: [WORD as u8; MAX_FIELDS], ..Layout::default() };
         if spec.widths.is_empty() {
             return l;
         }
@@ -248,6 +253,7 @@ impl Layout {
             t.resize(t.len() + usize::from(w), None);
             l.ends[i] = t.len() as u8;
             l.shifts[i] = 64 - 8 * w;
+            l.keep[i] = u64::MAX;
         }
         assert!((WORD..=WORD * LAYOUT_WORDS).contains(&t.len()));
         l.len = t.len();
@@ -269,13 +275,7 @@ impl Layout {
     /// Put the fields of the key of `len` bytes in `buf` (zero-padded)
     /// in `out` if it has this layout; false if not.
     #[inline(always)]
-    fn parse(
-        &self,
-        fields: usize,
-        buf: &Padded,
-        len: usize,
-        out: &mut Fields,
-    ) -> bool {
+    fn parse(&self, buf: &Padded, len: usize, out: &mut Fields) -> bool {
         if len != self.len {
             return false;
         }
@@ -292,8 +292,9 @@ impl Layout {
         if bad != 0 {
             return false;
         }
-        for i in 0..fields.min(MAX_FIELDS) {
-            let w = load(usize::from(self.ends[i]) - WORD) >> self.shifts[i];
+        for i in 0..MAX_FIELDS {
+            let end = usize::from(self.ends[i]);
+            let w = load(end - WORD) >> self.shifts[i] & self.keep[i];
             out.word[i] = w;
             out.exact[i] = w;
         }
@@ -411,8 +412,7 @@ fn parse(f: &Format, key: &[u8], out: &mut Fields) -> bool {
     // ends at the key's end.
     let mut buf = [0u8; MAX_KEY + 2 * WORD];
     copy_key(&mut buf, key);
-    let n = f.spec.markers.len();
-    if f.layout.parse(n, &buf, len, out) {
+    if f.layout.parse(&buf, len, out) {
         return true;
     }
     if len < 64 {
@@ -1290,8 +1290,7 @@ mod tests {
     /// [`Layout::parse`]'s fields, or None.
     fn laid_out(f: &Format, key: &[u8]) -> Option<Fields> {
         let mut out = Fields::default();
-        let n = f.spec.markers.len();
-        f.layout.parse(n, &padded(key), key.len(), &mut out).then_some(out)
+        f.layout.parse(&padded(key), key.len(), &mut out).then_some(out)
     }
 
     /// Each field's value, from its words.

@@ -73,6 +73,7 @@ pub fn alias_normalize_shape(
 /// something: a key without `-`, brackets or NUL (nearly every
 /// modalias) is returned as it is, and `out` is left alone; otherwise
 /// the normalized key is built in `out` and returned from there.
+#[inline]
 pub fn alias_normalize_cow<'a>(
     alias: &'a [u8],
     out: &'a mut Vec<u8>,
