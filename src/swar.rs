@@ -327,6 +327,104 @@ fn run_ends64_portable(b: &[u8; 64], min: u8) -> u64 {
     out
 }
 
+/// Whether `hay` has a byte below `0` (0x30) or one of `?[\\]`, and
+/// whether it has a `:`: the bytes alias normalization may act on
+/// (NUL, `-`, `*`, `?`, brackets) all fall in the first set, which a
+/// modalias (hex digits, letters, `_`, `:`) never meets. Four
+/// operations a byte class, sixteen bytes a step, one test at the end.
+#[inline(always)]
+pub(crate) fn odd_bytes_and_colons(hay: &[u8]) -> (bool, bool) {
+    if hay.is_empty() {
+        return (false, false);
+    }
+    // Short: padded with `A`, in neither set.
+    let mut pad = [b'A'; 16];
+    let hay = if hay.len() >= 16 {
+        hay
+    } else {
+        pad[..hay.len()].copy_from_slice(hay);
+        &pad[..]
+    };
+    // The last sixteen bytes again, overlapping: no answer changes.
+    let chunks = hay.chunks_exact(16);
+    let last = &hay[hay.len() - 16..];
+    odd_bytes_and_colons_in(chunks.chain(std::iter::once(last)))
+}
+
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "sse2",
+    not(coldplug_portable)
+))]
+#[inline(always)]
+fn odd_bytes_and_colons_in<'a>(
+    chunks: impl Iterator<Item = &'a [u8]>,
+) -> (bool, bool) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_max_epu8, _mm_min_epu8, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x, _mm_setzero_si128,
+        _mm_sub_epi8, _mm_xor_si128,
+    };
+    // SAFETY: as in `masks16_full`: sse2 is guaranteed by the cfg, and
+    // the intrinsics take values, not pointers.
+    unsafe {
+        let (mut low, mut odd) = (_mm_setzero_si128(), _mm_setzero_si128());
+        let mut colon = _mm_setzero_si128();
+        for c in chunks {
+            let v = _mm_set_epi64x(word(c, 8) as i64, word(c, 0) as i64);
+            // x >= 0x30, unsigned: all ones where that holds.
+            let ge = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x30)), v);
+            low = _mm_or_si128(low, _mm_xor_si128(ge, _mm_set1_epi8(-1)));
+            // `[`, `\`, `]`: x - 0x5b <= 2, unsigned.
+            let y = _mm_sub_epi8(v, _mm_set1_epi8(0x5b));
+            let br = _mm_cmpeq_epi8(_mm_min_epu8(y, _mm_set1_epi8(2)), y);
+            let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'?' as i8));
+            odd = _mm_or_si128(odd, _mm_or_si128(br, q));
+            colon = _mm_or_si128(
+                colon,
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b':' as i8)),
+            );
+        }
+        (
+            _mm_movemask_epi8(_mm_or_si128(low, odd)) != 0,
+            _mm_movemask_epi8(colon) != 0,
+        )
+    }
+}
+
+#[cfg(not(all(
+    target_arch = "x86_64",
+    target_feature = "sse2",
+    not(coldplug_portable)
+)))]
+#[inline(always)]
+fn odd_bytes_and_colons_in<'a>(
+    chunks: impl Iterator<Item = &'a [u8]>,
+) -> (bool, bool) {
+    odd_bytes_and_colons_portable(chunks)
+}
+
+/// [`odd_bytes_and_colons_in`], portable: a byte is at least 0x30 when
+/// its high bit is set or `(x | HI) - 0x30` keeps it.
+#[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
+#[inline(always)]
+fn odd_bytes_and_colons_portable<'a>(
+    chunks: impl Iterator<Item = &'a [u8]>,
+) -> (bool, bool) {
+    let (mut odd, mut colon) = (0u64, 0u64);
+    for c in chunks {
+        for x in [word(c, 0), word(c, 8)] {
+            let ge = ((x | HI).wrapping_sub(splat(0x30)) | x) & HI;
+            odd |= !ge & HI;
+            for b in [b'?', b'[', b'\\', b']'] {
+                odd |= zeros(x ^ splat(b));
+            }
+            colon |= zeros(x ^ splat(b':'));
+        }
+    }
+    (odd != 0, colon != 0)
+}
+
 /// The multiplier of [`pair_hashes16`]'s hash.
 const PAIR_MUL: u16 = 0x9E37;
 
@@ -438,6 +536,41 @@ mod tests {
                 assert_eq!(run_ends64(&b, min), want, "{b:?} {min}");
                 assert_eq!(run_ends64_portable(&b, min), want, "{b:?} {min}");
             }
+        }
+    }
+
+    #[test]
+    fn odd_bytes_and_colons_agree_with_a_loop() {
+        let mut rng = crate::test_rng::XorShift::new(0x0dd);
+        let alphabet: Vec<u8> = (0..=255).collect();
+        for round in 0..40_000 {
+            // Mostly modalias bytes, now and then any byte.
+            let hay = if round % 4 == 0 {
+                rng.bytes(70, &alphabet)
+            } else {
+                rng.bytes(70, b"0123456789ABCDEFabcvdp_:zZ")
+            };
+            let mut hay = hay;
+            if round % 8 == 1 && !hay.is_empty() {
+                let i = rng.below(hay.len());
+                hay[i] = alphabet[rng.below(256)];
+            }
+            let want = (
+                hay.iter().any(|&b| b < 0x30 || b"?[\\]".contains(&b)),
+                hay.contains(&b':'),
+            );
+            assert_eq!(odd_bytes_and_colons(&hay), want, "{hay:?}");
+            let padded: Vec<[u8; 16]> = hay
+                .chunks(16)
+                .map(|c| {
+                    let mut w = [b'A'; 16];
+                    w[..c.len()].copy_from_slice(c);
+                    w
+                })
+                .collect();
+            let got =
+                odd_bytes_and_colons_portable(padded.iter().map(|c| &c[..]));
+            assert_eq!(got, want, "{hay:?}");
         }
     }
 

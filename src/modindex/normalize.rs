@@ -92,6 +92,12 @@ fn normalize_into(
     if alias.len() >= PATH_MAX - 1 {
         return normalize_slow(alias, out).map(|s| (true, s));
     }
+    // A modalias has none of the bytes normalizing acts on: one quick
+    // pass says so, and which bytes they are is asked only otherwise.
+    let (odd, colon) = crate::swar::odd_bytes_and_colons(alias);
+    if !odd {
+        return Ok((false, KeyShape { wild: false, colon }));
+    }
     let (mut wild, mut colon, mut dashes) = (0, 0, 0);
     let mut i = 0;
     while i < alias.len() {
