@@ -151,6 +151,20 @@ struct Need {
     exact: bool,
 }
 
+impl Need {
+    /// As one word, for [`FieldIndex::records`].
+    fn pack(self) -> u64 {
+        u64::from(self.field)
+            | u64::from(self.len) << 8
+            | u64::from(self.exact) << 16
+    }
+
+    #[inline(always)]
+    fn unpack(w: u64) -> Need {
+        Need { field: w as u8, len: (w >> 8) as u8, exact: w >> 16 & 1 != 0 }
+    }
+}
+
 /// Most entries a bucket may hold after shapes merge.
 const MERGED_BUCKET: usize = 8;
 
@@ -165,7 +179,15 @@ struct Shape {
     prefix: Vec<Need>,
     /// All needs, for the build and to confirm a bucket.
     all: Vec<Need>,
+    /// For a shape of at most [`LOCAL_BUCKETS`] buckets, their bloom
+    /// bits (as [`FieldIndex::bloom_at`] picks them in a word), in place
+    /// of the shared filter: read with the shape, it costs no cache miss
+    /// (a random word of the shared filter often does). 0 otherwise.
+    local: u64,
 }
+
+/// Most buckets a shape filters with its own word.
+const LOCAL_BUCKETS: usize = 8;
 
 /// The entries one (shape, field values) pair selects.
 #[derive(Debug, Clone, Copy)]
@@ -365,10 +387,19 @@ pub(super) struct FieldIndex {
     by_first: Vec<u8>,
     shapes: Vec<Shape>,
     residuals: Vec<(Need, u64)>,
+    /// The buckets as the build files them; packed into `records` at
+    /// its end, then emptied.
     buckets: Vec<Bucket>,
     values: Vec<u64>,
     hits: Vec<FieldHit>,
-    /// Open addressing from a bucket's hash to 1 + its index (0: empty).
+    /// Every bucket as one run of words, so that a lookup that finds
+    /// one reads a line or two of memory, not four vectors: its hash;
+    /// its shape and (high half) hit count; its values; then each hit:
+    /// visit, priority and (high half) module, entry and (high half)
+    /// residual count, each residual as a packed need and a value.
+    records: Vec<u64>,
+    /// Open addressing from a bucket's hash to 1 + the offset of its
+    /// record (0: empty).
     slots: Vec<u32>,
     slot_bits: u32,
     /// Two bits a bucket, in one word: most probes miss.
@@ -821,6 +852,7 @@ impl FieldIndex {
                     .fold(0, |m, n| m | 1 << n.field),
                 prefix: needs.iter().filter(|n| !n.exact).copied().collect(),
                 all: needs.clone(),
+                local: 0,
             });
         }
         // Buckets, each entry's hit filed under its bucket.
@@ -909,8 +941,39 @@ impl FieldIndex {
         self.by_first[usize::from(spec.prefix[0])] = self.formats.len() as u8;
     }
 
-    /// Size and fill the bloom filter and the slot table.
+    /// Pack the buckets into records; size and fill the bloom filter
+    /// and the slot table.
     fn finish_tables(&mut self) {
+        let mut offsets = Vec::with_capacity(self.buckets.len());
+        let words: usize = self.buckets.len() * 2
+            + self.values.len()
+            + self.hits.len() * 3
+            + self.residuals.len() * 2;
+        self.records = Vec::with_capacity(words);
+        for b in &self.buckets {
+            offsets.push(self.records.len() as u32 + 1);
+            let hits = &self.hits[b.hits.0 as usize..b.hits.1 as usize];
+            let nv = self.shapes[b.shape as usize].all.len();
+            self.records.push(b.hash);
+            self.records.push(u64::from(b.shape) | (hits.len() as u64) << 32);
+            self.records
+                .extend_from_slice(&self.values[b.values as usize..][..nv]);
+            for h in hits {
+                let res = &self.residuals
+                    [h.residual.0 as usize..h.residual.1 as usize];
+                self.records.push(h.hit.visit);
+                self.records.push(
+                    u64::from(h.hit.priority)
+                        | u64::from(h.hit.module.0) << 32,
+                );
+                self.records
+                    .push(u64::from(h.entry) | (res.len() as u64) << 32);
+                for &(n, v) in res {
+                    self.records.extend([n.pack(), v]);
+                }
+            }
+        }
+        assert!(self.records.len() < u32::MAX as usize);
         let n = self.buckets.len().max(1);
         self.slot_bits = (2 * n).next_power_of_two().trailing_zeros();
         self.slots = vec![0; 1 << self.slot_bits];
@@ -918,15 +981,28 @@ impl FieldIndex {
         let bloom_bits = (n / 4).next_power_of_two().trailing_zeros().max(1);
         self.bloom_shift = 64 - bloom_bits;
         self.bloom = vec![0; 1 << bloom_bits];
+        let mut per_shape = vec![0usize; self.shapes.len()];
+        for b in &self.buckets {
+            per_shape[b.shape as usize] += 1;
+        }
         for (i, b) in self.buckets.iter().enumerate() {
             let mut s = self.slot(b.hash);
             while self.slots[s] != 0 {
                 s = (s + 1) & ((1 << self.slot_bits) - 1);
             }
-            self.slots[s] = i as u32 + 1;
+            self.slots[s] = offsets[i];
             let (w, bits) = self.bloom_at(b.hash);
-            self.bloom[w] |= bits;
+            if per_shape[b.shape as usize] <= LOCAL_BUCKETS {
+                self.shapes[b.shape as usize].local |= bits;
+            } else {
+                self.bloom[w] |= bits;
+            }
         }
+        // The `always` hits keep no residuals.
+        self.buckets = Vec::new();
+        self.values = Vec::new();
+        self.hits = Vec::new();
+        self.residuals = Vec::new();
     }
 
     #[inline(always)]
@@ -988,29 +1064,40 @@ impl FieldIndex {
             }
             let h = finish(h);
             let (w, bits) = self.bloom_at(h);
-            if self.bloom[w] & bits != bits {
+            let filter = if s.local != 0 { s.local } else { self.bloom[w] };
+            if filter & bits != bits {
                 continue;
             }
             let shape = format.shapes.0 + k as u32;
             let mut slot = self.slot(h);
             loop {
-                let b = self.slots[slot];
-                if b == 0 {
+                let r = self.slots[slot];
+                if r == 0 {
                     break;
                 }
-                let b = &self.buckets[b as usize - 1];
-                if b.hash == h
-                    && b.shape == shape
-                    && self.holds(b, &s.all, &fields)
-                {
-                    self.push_hits(
-                        &self.hits[b.hits.0 as usize..b.hits.1 as usize],
-                        pats,
-                        key,
-                        &fields,
-                        out,
-                    );
-                    break;
+                let rec = self.records.get(r as usize - 1..).unwrap_or(&[]);
+                if let [hash, head, rest @ ..] = rec {
+                    let nv = s.all.len();
+                    if *hash == h
+                        && *head as u32 == shape
+                        && rest.get(..nv).is_some_and(|values| {
+                            s.all
+                                .iter()
+                                .zip(values)
+                                .all(|(&n, &v)| fields.has(n, v))
+                        })
+                    {
+                        let hits = (*head >> 32) as usize;
+                        push_record_hits(
+                            &rest[nv..],
+                            hits,
+                            pats,
+                            key,
+                            &fields,
+                            out,
+                        );
+                        break;
+                    }
                 }
                 slot = (slot + 1) & ((1 << self.slot_bits) - 1);
             }
@@ -1019,12 +1106,6 @@ impl FieldIndex {
             self.push_hits(&format.always, pats, key, &fields, out);
         }
         true
-    }
-
-    /// True when the key's fields have the bucket's values.
-    fn holds(&self, b: &Bucket, needs: &[Need], f: &Fields) -> bool {
-        let values = &self.values[b.values as usize..][..needs.len()];
-        needs.iter().zip(values).all(|(&n, &v)| f.has(n, v))
     }
 
     #[inline(always)]
@@ -1065,9 +1146,7 @@ impl FieldIndex {
                 .map(|s| s.prefix.len() * size_of::<Need>())
                 .sum::<usize>()
             + self.residuals.len() * size_of::<(Need, u64)>()
-            + self.buckets.len() * size_of::<Bucket>()
-            + self.values.len() * 8
-            + self.hits.len() * size_of::<FieldHit>()
+            + self.records.len() * 8
             + self.slots.len() * 4
             + self.bloom.len() * 8
             + self
@@ -1236,6 +1315,38 @@ impl<'p> Found<'p> {
             hit,
             check,
         });
+    }
+}
+
+/// Push the hits of a record (after its values) whose residual needs
+/// the key's fields meet: `n` of them, packed as [`FieldIndex::records`]
+/// says.
+#[inline(always)]
+fn push_record_hits(
+    mut rec: &[u64],
+    n: usize,
+    pats: &Patterns,
+    key: &[u8],
+    f: &Fields,
+    out: &mut Vec<Hit>,
+) {
+    for _ in 0..n {
+        let [visit, pm, er, ref rest @ ..] = *rec else { return };
+        let res = rest.get(..2 * (er >> 32) as usize).unwrap_or(&[]);
+        rec = &rest[res.len()..];
+        if !res.chunks_exact(2).all(|r| f.has(Need::unpack(r[0]), r[1])) {
+            continue;
+        }
+        let entry = er as u32;
+        if entry == NONE {
+            out.push(Hit {
+                priority: pm as u32,
+                visit,
+                module: super::ModuleId((pm >> 32) as u32),
+            });
+        } else {
+            check(pats, entry, key, out);
+        }
     }
 }
 
