@@ -9,10 +9,11 @@
 //! time (callgrind on `kernel-trigger.nl`).
 //!
 //! On x86_64 the masks come from SSE2 (`pcmpeqb`, `pmovmskb`), part of
-//! the architecture's baseline. That takes the crate's one `unsafe`
-//! block, in `masks16_full`: Rust does not count baseline features as
-//! enabled when checking calls to `#[target_feature]` functions. Memory
-//! is only read through safe slices. Everywhere else, and with
+//! the architecture's baseline. That takes an `unsafe` block in each
+//! SSE2 function here (`masks16_full` says why): Rust does not count
+//! baseline features as enabled when checking calls to
+//! `#[target_feature]` functions. Memory is only read through safe
+//! slices. Everywhere else, and with
 //! `RUSTFLAGS="--cfg coldplug_portable"`, the same masks come from plain
 //! `u64` arithmetic ("SIMD within a register"); the tests compare both
 //! paths with a byte loop.

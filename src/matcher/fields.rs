@@ -248,8 +248,8 @@ struct Layout {
     /// prefix and markers (and the padding's zeros), their mask, and the
     /// high bits of the value bytes.
     words: [(u64, u64, u64); LAYOUT_WORDS],
-    /// Where each field's value ends (a word in: a format with fewer
-    /// fields reads a word it then drops).
+    /// Where each field's value ends; past the format's fields, 8: a
+    /// read in bounds whose word `keep` drops.
     ends: [u8; MAX_FIELDS],
     /// How far right to shift the word ending there: 64 - 8 * width.
     shifts: [u8; MAX_FIELDS],
