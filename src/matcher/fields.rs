@@ -733,14 +733,6 @@ impl FieldIndex {
                 None => {}
             }
         }
-        // Sized for all formats at once: reserved per format, they grew
-        // (and were copied) once a format.
-        let entries: usize = found.iter().map(|f| f.entries.len()).sum();
-        let needs: usize = found.iter().map(|f| f.needs.len()).sum();
-        ix.residuals.reserve(needs);
-        ix.hits.reserve(entries);
-        ix.values.reserve(2 * entries);
-        ix.buckets.reserve(entries);
         for (spec, found) in SPECS.iter().zip(found) {
             if !found.entries.is_empty() || !found.always.is_empty() {
                 ix.add_format(spec, found);
@@ -756,6 +748,10 @@ impl FieldIndex {
     /// on a hit), then fill the buckets.
     fn add_format(&mut self, spec: &'static Spec, found: Found) {
         let entries = &found.entries;
+        self.residuals.reserve(found.needs.len());
+        self.hits.reserve(entries.len());
+        self.values.reserve(2 * entries.len());
+        self.buckets.reserve(entries.len());
         // Distinct shapes, most needs first; each entry's own.
         let mut shape_of: FxHashMap<u128, usize> = Default::default();
         let mut shapes: Vec<Vec<Need>> = Vec::new();
@@ -814,11 +810,7 @@ impl FieldIndex {
             });
             for t in coarser {
                 let have = sizes[t].get_or_insert_with(|| {
-                    let mut m: FxHashMap<u64, usize> =
-                        FxHashMap::with_capacity_and_hasher(
-                            members[t].len(),
-                            Default::default(),
-                        );
+                    let mut m: FxHashMap<u64, usize> = Default::default();
                     for &i in &members[t] {
                         *m.entry(hash_under(i, t)).or_default() += 1;
                     }
