@@ -328,7 +328,7 @@ fn run_ends64_portable(b: &[u8; 64], min: u8) -> u64 {
     out
 }
 
-/// Whether `hay` has a byte below `0` (0x30) or one of `?[\\]`, and
+/// Whether `hay` has a byte below `0` (0x30) or one of `?[\]`, and
 /// whether it has a `:`: the bytes alias normalization may act on
 /// (NUL, `-`, `*`, `?`, brackets) all fall in the first set, which a
 /// modalias (hex digits, letters, `_`, `:`) never meets. Four
