@@ -313,16 +313,22 @@ pub(crate) fn run_ends64(b: &[u8; 64], min: u8) -> u64 {
     run_ends64_portable(b, min)
 }
 
-/// [`run_ends64`], portable: `(x | HI) - min` keeps a byte's high bit
-/// when its low seven bits are at least `min`; `| x` adds the bytes
-/// from 0x80, `zeros` the zero bytes.
+/// The high bit of each byte of `x` that is 0 or at least `min` (in
+/// `1..=0x80`): `(x | HI) - min` keeps a byte's high bit when its low
+/// seven bits are at least `min`; `| x` adds the bytes from 0x80,
+/// `zeros` the zero bytes.
+#[inline(always)]
+pub(crate) fn run_ends(x: u64, min: u8) -> u64 {
+    ((x | HI).wrapping_sub(splat(min)) | x | zeros(x)) & HI
+}
+
+/// [`run_ends64`], portable: [`run_ends`] a word at a time.
 #[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
 #[inline(always)]
 fn run_ends64_portable(b: &[u8; 64], min: u8) -> u64 {
     let mut out = 0u64;
     for k in 0..8 {
-        let x = word(b, 8 * k);
-        let e = ((x | HI).wrapping_sub(splat(min)) | x | zeros(x)) & HI;
+        let e = run_ends(word(b, 8 * k), min);
         out |= u64::from(compress(e)) << (8 * k);
     }
     out

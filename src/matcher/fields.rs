@@ -104,17 +104,11 @@ fn is_literal(b: u8) -> bool {
     is_value(b) && !matches!(b, b'*' | b'?' | b'[' | b'\\')
 }
 
-const HI: u64 = 0x8080_8080_8080_8080;
-
 /// The high bit of each byte of `x` at which a value ends: from `a` up,
-/// or NUL (what [`parse`] reads past the key's end). SWAR: `(x | HI) - c` keeps
-/// a byte's high bit when its low seven bits are at least `c`.
+/// or NUL (what [`parse`] reads past the key's end).
 #[inline(always)]
 fn value_ends(x: u64) -> u64 {
-    ((x | HI).wrapping_sub(crate::swar::splat(b'a'))
-        | x
-        | crate::swar::zeros(x))
-        & HI
+    crate::swar::run_ends(x, b'a')
 }
 
 /// The low `len` bytes of a word (all of it from [`WORD`] on).
@@ -335,15 +329,18 @@ struct Format {
     layout: Layout,
     /// Range of `shapes`.
     shapes: (u32, u32),
-    /// Hits, or entries to check, for every key of the format.
-    always: Vec<FieldHit>,
+    /// Hits, or entries to check, for every key of the format, packed
+    /// as a record's hits (see [`FieldIndex::records`]).
+    always: Vec<u64>,
+    /// How many hits `always` packs.
+    always_hits: usize,
 }
 
 impl Format {
     fn new(
         spec: &'static Spec,
         shapes: (u32, u32),
-        always: Vec<FieldHit>,
+        always: &[(Hit, u32)],
     ) -> Format {
         let mut markers = [Literal::default(); MAX_FIELDS];
         for (m, b) in markers.iter_mut().zip(spec.markers) {
@@ -359,7 +356,11 @@ impl Format {
             head_len: head.len(),
             layout: Layout::new(spec),
             shapes,
-            always,
+            always: always.iter().fold(Vec::new(), |mut w, &(hit, entry)| {
+                pack_hit(&mut w, hit, entry, &[]);
+                w
+            }),
+            always_hits: always.len(),
         }
     }
 
@@ -709,7 +710,7 @@ impl FieldIndex {
             })
             .collect();
         let formats: Vec<Format> =
-            SPECS.iter().map(|s| Format::new(s, (0, 0), Vec::new())).collect();
+            SPECS.iter().map(|s| Format::new(s, (0, 0), &[])).collect();
         let mut by_first = [usize::MAX; 256];
         for (i, spec) in SPECS.iter().enumerate() {
             by_first[usize::from(spec.prefix[0])] = i;
@@ -928,16 +929,11 @@ impl FieldIndex {
         debug_assert!(self.buckets[first_bucket as usize..]
             .iter()
             .all(|b| b.hits.1 > b.hits.0));
-        let always = found
-            .always
-            .into_iter()
-            .map(|(hit, entry)| FieldHit { hit, entry, residual: (0, 0) })
-            .collect();
         let shapes = (first_shape, self.shapes.len() as u32);
         if self.by_first.is_empty() {
             self.by_first = vec![0; 256];
         }
-        self.formats.push(Format::new(spec, shapes, always));
+        self.formats.push(Format::new(spec, shapes, &found.always));
         self.by_first[usize::from(spec.prefix[0])] = self.formats.len() as u8;
     }
 
@@ -961,16 +957,7 @@ impl FieldIndex {
             for h in hits {
                 let res = &self.residuals
                     [h.residual.0 as usize..h.residual.1 as usize];
-                self.records.push(h.hit.visit);
-                self.records.push(
-                    u64::from(h.hit.priority)
-                        | u64::from(h.hit.module.0) << 32,
-                );
-                self.records
-                    .push(u64::from(h.entry) | (res.len() as u64) << 32);
-                for &(n, v) in res {
-                    self.records.extend([n.pack(), v]);
-                }
+                pack_hit(&mut self.records, h.hit, h.entry, res);
             }
         }
         assert!(self.records.len() < u32::MAX as usize);
@@ -998,7 +985,6 @@ impl FieldIndex {
                 self.bloom[w] |= bits;
             }
         }
-        // The `always` hits keep no residuals.
         self.buckets = Vec::new();
         self.values = Vec::new();
         self.hits = Vec::new();
@@ -1102,33 +1088,11 @@ impl FieldIndex {
                 slot = (slot + 1) & ((1 << self.slot_bits) - 1);
             }
         }
-        if !format.always.is_empty() {
-            self.push_hits(&format.always, pats, key, &fields, out);
+        if format.always_hits > 0 {
+            let (always, n) = (&format.always, format.always_hits);
+            push_record_hits(always, n, pats, key, &fields, out);
         }
         true
-    }
-
-    #[inline(always)]
-    fn push_hits(
-        &self,
-        hits: &[FieldHit],
-        pats: &Patterns,
-        key: &[u8],
-        f: &Fields,
-        out: &mut Vec<Hit>,
-    ) {
-        for h in hits {
-            let residual =
-                &self.residuals[h.residual.0 as usize..h.residual.1 as usize];
-            if !residual.iter().all(|&(n, v)| f.has(n, v)) {
-                continue;
-            }
-            if h.entry == NONE {
-                out.push(h.hit);
-            } else {
-                check(pats, h.entry, key, out);
-            }
-        }
     }
 
     /// Bytes held.
@@ -1152,10 +1116,7 @@ impl FieldIndex {
             + self
                 .formats
                 .iter()
-                .map(|f| {
-                    f.always.len() * size_of::<FieldHit>()
-                        + size_of::<Format>()
-                })
+                .map(|f| f.always.len() * 8 + size_of::<Format>())
                 .sum::<usize>()
     }
 }
@@ -1318,6 +1279,18 @@ impl<'p> Found<'p> {
     }
 }
 
+/// Pack a hit as [`FieldIndex::records`] says: visit, priority and
+/// (high half) module, entry and (high half) residual count, then each
+/// residual as a packed need and a value.
+fn pack_hit(out: &mut Vec<u64>, hit: Hit, entry: u32, res: &[(Need, u64)]) {
+    out.push(hit.visit);
+    out.push(u64::from(hit.priority) | u64::from(hit.module.0) << 32);
+    out.push(u64::from(entry) | (res.len() as u64) << 32);
+    for &(n, v) in res {
+        out.extend([n.pack(), v]);
+    }
+}
+
 /// Push the hits of a record (after its values) whose residual needs
 /// the key's fields meet: `n` of them, packed as [`FieldIndex::records`]
 /// says.
@@ -1371,7 +1344,7 @@ mod tests {
     }
 
     fn format(spec: &'static Spec) -> Format {
-        Format::new(spec, (0, 0), Vec::new())
+        Format::new(spec, (0, 0), &[])
     }
 
     /// [`parse`]'s fields, or None.
