@@ -54,10 +54,16 @@ impl AliasMatcher {
                 None => {}
             }
         }
-        let rest = Trie::from_patterns(pats.filter(|e| {
-            let lit = &pats.key(e)[..e.prefix as usize];
-            fields.format_of(lit).is_none()
-        }));
+        let rest = pats
+            .entries
+            .iter()
+            .filter(|e| {
+                let lit = &pats.key(e)[..e.prefix as usize];
+                fields.format_of(lit).is_none()
+            })
+            .copied()
+            .collect();
+        let rest = Trie::from_patterns(&pats, rest);
         AliasMatcher { pats, fields, rest, all: OnceLock::new(), starts }
     }
 
@@ -71,7 +77,7 @@ impl AliasMatcher {
     /// holds a wildcard byte (`*`, `?`, `[`): `general`.
     pub fn lookup_wild(&self, key: &[u8], general: bool, out: &mut Vec<Hit>) {
         let Some(format) = self.fields.format_of(key) else {
-            return self.rest.lookup_wild(key, general, out);
+            return self.rest.lookup_wild(&self.pats, key, general, out);
         };
         out.clear();
         if !general && self.fields.lookup(format, &self.pats, key, out) {
@@ -79,8 +85,11 @@ impl AliasMatcher {
             return;
         }
         self.all
-            .get_or_init(|| Box::new(Trie::from_patterns(self.pats.clone())))
-            .lookup_wild(key, general, out)
+            .get_or_init(|| {
+                let all = self.pats.entries.clone();
+                Box::new(Trie::from_patterns(&self.pats, all))
+            })
+            .lookup_wild(&self.pats, key, general, out)
     }
 
     /// False when no entry can match `key`: its first byte starts no

@@ -40,7 +40,7 @@
 use super::fnmatch::{fnmatch_nonul as fnmatch, simple_end};
 use super::glob::{load8, signature, GlobId, Globs, Signature};
 use super::order::{self, Hit};
-use super::patterns::Patterns;
+use super::patterns::{PEntry, Patterns};
 use super::ModuleId;
 #[cfg(test)]
 use crate::modindex::Index;
@@ -259,7 +259,9 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 /// A matcher compiled from one index; see the module docs.
 #[derive(Debug, Clone)]
 pub struct Trie {
-    pats: Patterns,
+    /// The entries compiled (ids index this), pointing into the
+    /// pattern table every lookup is given: the table is not copied.
+    entries: Vec<PEntry>,
     trie: Vec<u8>,
     exact: Vec<u32>,
     anchored: Vec<Anchored>,
@@ -468,23 +470,24 @@ impl BNode {
 impl Trie {
     /// Compile the entries of `index`.
     #[cfg(test)]
-    pub fn build(index: &Index) -> Trie {
-        Trie::from_patterns(Patterns::from_index(index))
+    pub fn build(index: &Index) -> (Trie, Patterns) {
+        let pats = Patterns::from_index(index);
+        (Trie::from_patterns(&pats, pats.entries.clone()), pats)
     }
 
-    /// Compile an extracted pattern table.
-    pub fn from_patterns(pats: Patterns) -> Trie {
-        let n = pats.entries.len();
+    /// Compile `entries` of the pattern table `pats` (in its order).
+    pub fn from_patterns(pats: &Patterns, entries: Vec<PEntry>) -> Trie {
+        let n = entries.len();
         // Literal entries end at their key's end, the others at their
         // literal part's; `Patterns` lists them in post-order.
-        let lits = pats.entries.iter().map(|e| {
+        let lits = entries.iter().map(|e| {
             (e.key, if e.wild_len == 0 { e.key_len } else { e.prefix })
         });
         let (b, node_of) = shape(&pats.keys, lits);
         let labels: Vec<_> =
             b.iter().map(|x| x.label(&b, &pats.keys)).collect();
         let mut m = Trie {
-            pats,
+            entries,
             trie: Vec::new(),
             exact: Vec::new(),
             anchored: Vec::new(),
@@ -503,12 +506,12 @@ impl Trie {
         let mut seen: super::fxhash::FxHashMap<&[u8], GlobId> =
             Default::default();
         let mut last: Option<(&[u8], GlobId)> = None;
-        for e in &m.pats.entries {
+        for e in &m.entries {
             if e.wild_len == 0 {
                 tails.push(NONE);
                 continue;
             }
-            let tail = &m.pats.key(e)[e.prefix as usize..];
+            let tail = &pats.key(e)[e.prefix as usize..];
             let glob = match last {
                 Some((t, g)) if t == tail => g,
                 _ => *seen
@@ -547,7 +550,7 @@ impl Trie {
         // `exact`.
         let mut x0 = vec![0u32; b.len()];
         let mut mem0 = vec![0u32; b.len() + 1];
-        for (e, &node) in m.pats.entries.iter().zip(&node_of) {
+        for (e, &node) in m.entries.iter().zip(&node_of) {
             if e.wild_len == 0 {
                 x0[node as usize] += 1;
             } else {
@@ -559,8 +562,7 @@ impl Trie {
         }
         let mut members = vec![0u32; mem0[b.len()] as usize];
         fill.copy_from_slice(&mem0);
-        for (id, (e, &node)) in m.pats.entries.iter().zip(&node_of).enumerate()
-        {
+        for (id, (e, &node)) in m.entries.iter().zip(&node_of).enumerate() {
             if e.wild_len != 0 {
                 let at = &mut fill[node as usize];
                 members[*at as usize] = id as u32;
@@ -583,7 +585,7 @@ impl Trie {
             if mem0[n] < mem0[n + 1] {
                 let ms = &members[mem0[n] as usize..mem0[n + 1] as usize];
                 let c0 = cands.len() as u32;
-                let a = m.add_group(ms, &tails, &mut cands);
+                let a = m.add_group(pats, ms, &tails, &mut cands);
                 group[n] = (c0, cands.len() as u32 - c0, a);
             }
         }
@@ -612,8 +614,7 @@ impl Trie {
         }
         m.exact.resize(x as usize, 0);
         let mut xfill = x0.clone();
-        for (id, (e, &node)) in m.pats.entries.iter().zip(&node_of).enumerate()
-        {
+        for (id, (e, &node)) in m.entries.iter().zip(&node_of).enumerate() {
             if e.wild_len == 0 {
                 let at = &mut xfill[node as usize];
                 m.exact[*at as usize] = id as u32;
@@ -655,7 +656,7 @@ impl Trie {
                     t.extend_from_slice(&v.to_le_bytes());
                 }
             }
-            t.extend_from_slice(&m.pats.keys[ls..ls + ll]);
+            t.extend_from_slice(&pats.keys[ls..ls + ll]);
             if first <= last {
                 let mut k = k.iter().peekable();
                 for c in first..=last {
@@ -682,7 +683,7 @@ impl Trie {
     fn cand(&self, tails: &[GlobId], id: u32) -> Cand {
         let glob = tails[id as usize];
         let need = if glob == NONE { 0 } else { self.globs.need(glob) };
-        let e = &self.pats.entries[id as usize];
+        let e = &self.entries[id as usize];
         Cand {
             need,
             glob,
@@ -698,6 +699,7 @@ impl Trie {
     /// anchored part in `anchored`, or NONE.
     fn add_group(
         &mut self,
+        pats: &Patterns,
         members: &[u32],
         tails: &[GlobId],
         cands: &mut Vec<Cand>,
@@ -717,8 +719,8 @@ impl Trie {
             // then the head is replaced by its slot in `heads`: the head,
             // how many members have it and the last one counted.
             let member_tails = members.iter().map(|&id| {
-                let e = &self.pats.entries[id as usize];
-                &self.pats.key(e)[e.prefix as usize..]
+                let e = &self.entries[id as usize];
+                &pats.key(e)[e.prefix as usize..]
             });
             let mut grams: Vec<(u32, u32, u32, u32)> = Vec::with_capacity(
                 member_tails.clone().map(<[u8]>::len).sum(),
@@ -827,9 +829,9 @@ impl Trie {
                 let w0 = w0 as usize;
                 let w = &chunk[w0..w0 + stride];
                 let (at, len) = (w[0].2 as usize, w[0].3 as usize);
-                let e = &self.pats.entries[id as usize];
+                let e = &self.entries[id as usize];
                 let start = e.prefix as usize + at;
-                let a = &self.pats.key(e)[start..start + len];
+                let a = &pats.key(e)[start..start + len];
                 let first = load8(a, 0);
                 // Sorted on as one word: head, then member, then skip.
                 let m = found.len() as u64;
@@ -906,14 +908,21 @@ impl Trie {
 
     /// Look up a normalized key: `out` gets the hits in libkmod's order.
     #[cfg(test)]
-    pub fn lookup(&self, key: &[u8], out: &mut Vec<Hit>) {
+    pub fn lookup(&self, pats: &Patterns, key: &[u8], out: &mut Vec<Hit>) {
         let general = memchr::memchr3(b'*', b'?', b'[', key).is_some();
-        self.lookup_wild(key, general, out)
+        self.lookup_wild(pats, key, general, out)
     }
 
     /// [`Trie::lookup`] when the caller knows whether `key`
-    /// holds a wildcard byte (`*`, `?`, `[`): `general`.
-    pub fn lookup_wild(&self, key: &[u8], general: bool, out: &mut Vec<Hit>) {
+    /// holds a wildcard byte (`*`, `?`, `[`): `general`. `pats` is the
+    /// table the trie was compiled from.
+    pub fn lookup_wild(
+        &self,
+        pats: &Patterns,
+        key: &[u8],
+        general: bool,
+        out: &mut Vec<Hit>,
+    ) {
         out.clear();
         let mut sig: Option<Signature> = None;
         let t = &self.trie[..];
@@ -962,6 +971,7 @@ impl Trie {
             }
             if flags & (CHECK | ANCHORED) != 0 {
                 self.node_checks(
+                    pats,
                     o,
                     body + 4 * kids,
                     key,
@@ -1009,7 +1019,7 @@ impl Trie {
         let (_, nx, _) = self.node_fields(o);
         let x = u32_at(&self.trie, o + 4) as usize;
         for &id in &self.exact[x..x + nx] {
-            let e = &self.pats.entries[id as usize];
+            let e = &self.entries[id as usize];
             out.push(Hit {
                 priority: e.priority,
                 visit: order::visit(len as u32, e.post),
@@ -1025,6 +1035,7 @@ impl Trie {
     #[inline(never)]
     fn node_checks(
         &self,
+        pats: &Patterns,
         o: usize,
         at: usize,
         key: &[u8],
@@ -1049,11 +1060,11 @@ impl Trie {
             {
                 continue;
             }
-            self.check_cold(&Cand::read(c), key, p, general, out);
+            self.check_cold(pats, &Cand::read(c), key, p, general, out);
         }
         let anchored = u32_at(t, o + 12);
         if anchored != NONE {
-            self.anchored_hits(anchored as usize, key, p, general, out);
+            self.anchored_hits(pats, anchored as usize, key, p, general, out);
         }
     }
 
@@ -1063,19 +1074,21 @@ impl Trie {
     #[inline(never)]
     fn check_cold(
         &self,
+        pats: &Patterns,
         c: &Cand,
         key: &[u8],
         p: usize,
         general: bool,
         out: &mut Vec<Hit>,
     ) {
-        self.check(c, key, p, general, out)
+        self.check(pats, c, key, p, general, out)
     }
 
     /// Check candidate `c` against `key` split at `p`.
     #[inline(always)]
     fn check(
         &self,
+        pats: &Patterns,
         c: &Cand,
         key: &[u8],
         p: usize,
@@ -1090,13 +1103,13 @@ impl Trie {
             })
         };
         if general {
-            self.pats.visits(&self.pats.entries[c.entry as usize], key, push);
+            pats.visits(&self.entries[c.entry as usize], key, push);
         } else {
             let hit = if c.glob != NONE {
                 self.globs.matches(c.glob, &key[p..])
             } else {
-                let e = &self.pats.entries[c.entry as usize];
-                fnmatch(&self.pats.key(e)[p..], &key[p..])
+                let e = &self.entries[c.entry as usize];
+                fnmatch(&pats.key(e)[p..], &key[p..])
             };
             if hit {
                 push(p as u32);
@@ -1111,6 +1124,7 @@ impl Trie {
     #[inline(never)]
     fn anchored_hits(
         &self,
+        pats: &Patterns,
         g: usize,
         key: &[u8],
         p: usize,
@@ -1133,7 +1147,9 @@ impl Trie {
             let bit = (h.wrapping_mul(BLOOM_MUL) >> shift) as usize;
             if bloom[bit / 64] & (1 << (bit % 64)) != 0 {
                 let at = p + pos;
-                self.anchored_at(g, h, key, p, at, general, out, &mut seen);
+                self.anchored_at(
+                    pats, g, h, key, p, at, general, out, &mut seen,
+                );
             }
             pos += stride;
         }
@@ -1145,6 +1161,7 @@ impl Trie {
     #[inline(always)]
     fn anchored_at(
         &self,
+        pats: &Patterns,
         g: &Anchored,
         h: u32,
         key: &[u8],
@@ -1185,22 +1202,23 @@ impl Trie {
             }
             if len > 8 {
                 let from = a.at as usize + 8;
-                let anc = &self.pats.keys[from..a.at as usize + len];
+                let anc = &pats.keys[from..a.at as usize + len];
                 if key[at + 8..at + len] != *anc {
                     continue;
                 }
             }
             if seen.insert(a.cand) {
                 let c = &self.anchor_cands[a.cand as usize];
-                self.check(c, key, p, general, out);
+                self.check(pats, c, key, p, general, out);
             }
         }
     }
 
-    /// Approximate heap size in bytes.
+    /// Approximate heap size in bytes (the pattern table's not
+    /// included).
     pub fn memory_usage(&self) -> usize {
         use std::mem::size_of;
-        self.pats.memory_usage()
+        self.entries.len() * size_of::<PEntry>()
             + self.trie.len()
             + self.exact.len() * 4
             + self.anchored.len() * size_of::<Anchored>()
@@ -1228,10 +1246,10 @@ mod tests {
         use crate::matcher::NaiveMatcher;
         use crate::modindex::{Index, IndexWriter};
         let empty = Index::from_vec(IndexWriter::new().to_bytes()).unwrap();
-        let m = super::Trie::build(&empty);
+        let (m, pats) = super::Trie::build(&empty);
         let mut hits = Vec::new();
         for key in [&b""[..], b"a", b"\xff", b"pci:v00008086"] {
-            m.lookup(key, &mut hits);
+            m.lookup(&pats, key, &mut hits);
             assert!(hits.is_empty());
         }
         let mut w = IndexWriter::new();
@@ -1244,7 +1262,8 @@ mod tests {
             w.insert(k.as_bytes(), v.as_bytes(), 0).unwrap();
         }
         let idx = Index::from_vec(w.to_bytes()).unwrap();
-        let (m, naive) = (super::Trie::build(&idx), NaiveMatcher::build(&idx));
+        let ((m, pats), naive) =
+            (super::Trie::build(&idx), NaiveMatcher::build(&idx));
         let mut want = Vec::new();
         let mut found = 0;
         for key in [
@@ -1261,10 +1280,10 @@ mod tests {
             "pci:v00008086d1",
             "pci:v0000123",
         ] {
-            m.lookup(key.as_bytes(), &mut hits);
+            m.lookup(&pats, key.as_bytes(), &mut hits);
             naive.lookup(key.as_bytes(), &mut want);
             let ours: Vec<&[u8]> =
-                hits.iter().map(|h| m.pats.module_name(h.module)).collect();
+                hits.iter().map(|h| pats.module_name(h.module)).collect();
             let theirs: Vec<&[u8]> =
                 want.iter().map(|h| naive.module_name(h.module)).collect();
             assert_eq!(ours, theirs, "{key}");

@@ -90,23 +90,6 @@ impl Patterns {
         Patterns { keys, wild, entries, names: mod_names, name_ends }
     }
 
-    /// A table of the entries `keep` keeps, with the same module ids
-    /// and in the same order.
-    pub(crate) fn filter(&self, keep: impl Fn(&PEntry) -> bool) -> Patterns {
-        Patterns {
-            keys: self.keys.clone(),
-            wild: self.wild.clone(),
-            entries: self
-                .entries
-                .iter()
-                .filter(|e| keep(e))
-                .copied()
-                .collect(),
-            names: self.names.clone(),
-            name_ends: self.name_ends.clone(),
-        }
-    }
-
     /// Bytes held.
     pub(crate) fn memory_usage(&self) -> usize {
         self.keys.len()
