@@ -5,7 +5,8 @@
 //! - `libkmod`: `kmod_module_new_from_lookup` after
 //!   `kmod_load_resources` (with `--features kmod-ffi`);
 //! - `matcher_only`: AliasMatcher::lookup on pre-normalized keys;
-//! - `build`: compiling modules.alias.bin into an AliasMatcher.
+//! - `build`: compiling modules.alias.bin into an AliasMatcher (on two
+//!   threads as the resolver does, and on one).
 //!
 //! One criterion iteration resolves the whole corpus; throughput is in
 //! lookups, so criterion's "time/elem" is the mean cost of a lookup.
@@ -181,6 +182,9 @@ fn bench(c: &mut Criterion) {
         g.measurement_time(Duration::from_secs(3));
         g.bench_function("alias_matcher", |b| {
             b.iter(|| AliasMatcher::build(black_box(index)))
+        });
+        g.bench_function("alias_matcher_one_thread", |b| {
+            b.iter(|| AliasMatcher::build_serial(black_box(index)))
         });
         g.bench_function("open_and_build", |b| {
             b.iter(|| {

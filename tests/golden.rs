@@ -62,3 +62,37 @@ fn golden_naive() {
     let n: usize = KERNELS.iter().map(|k| check(k, Backend::Naive)).sum();
     assert_eq!(n, 30_258);
 }
+
+/// The matcher built on two threads (as the resolver builds it) and on
+/// one are the same: every golden alias gets the same hits, and they
+/// hold the same memory.
+#[test]
+fn serial_build_is_the_same() {
+    use coldplug::matcher::AliasMatcher;
+    use coldplug::modindex::{alias_normalize, IndexFile};
+    for name in KERNELS {
+        let dir = root().join("traces/kernels").join(name);
+        let kd = KernelDir::open(&dir).unwrap();
+        let index = kd.index(IndexFile::Alias).unwrap();
+        let (two, one) =
+            (AliasMatcher::build(index), AliasMatcher::build_serial(index));
+        assert_eq!(two.memory_usage(), one.memory_usage(), "{name}");
+        let golden = std::fs::read(
+            root().join("traces/golden").join(format!("{name}.lookup.tsv")),
+        )
+        .unwrap();
+        let (mut key, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
+        let mut hits = 0;
+        for line in golden.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let alias = line.split(|&b| b == b'\t').next().unwrap();
+            if alias_normalize(alias, &mut key).is_err() {
+                continue;
+            }
+            two.lookup(&key, &mut a);
+            one.lookup(&key, &mut b);
+            assert_eq!(a, b, "{name}: {}", String::from_utf8_lossy(alias));
+            hits += a.len();
+        }
+        assert!(hits > 2_000, "{name}: {hits} hits");
+    }
+}

@@ -39,13 +39,36 @@ pub struct AliasMatcher {
 
 impl AliasMatcher {
     /// Compile the entries of `index`.
+    ///
+    /// The field index and the trie of the other entries are built side
+    /// by side, on this thread and a second one, once the entries of
+    /// each format are known (after about half of the work): the two
+    /// share nothing but the read-only pattern table. On one CPU, or
+    /// when no thread can be started, they are built one after the
+    /// other.
     pub fn build(index: &Index) -> AliasMatcher {
         AliasMatcher::from_patterns(Patterns::from_index(index))
     }
 
-    /// Compile an extracted pattern table.
+    /// [`AliasMatcher::build`] on the calling thread alone: the same
+    /// matcher. For a caller whose other CPUs are busy, and to measure
+    /// the build's whole work.
+    pub fn build_serial(index: &Index) -> AliasMatcher {
+        AliasMatcher::compile(Patterns::from_index(index), false)
+    }
+
+    /// Compile an extracted pattern table (on two threads, as
+    /// [`AliasMatcher::build`] does).
     pub fn from_patterns(pats: Patterns) -> AliasMatcher {
-        let fields = FieldIndex::build(&pats);
+        let two =
+            std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        AliasMatcher::compile(pats, two)
+    }
+
+    /// Compile `pats`, building the trie of the other entries on a
+    /// second thread if `two`.
+    fn compile(pats: Patterns, two: bool) -> AliasMatcher {
+        let found = FieldIndex::find_entries(&pats);
         let mut starts = [0u64; 4];
         for e in &pats.entries {
             match pats.key(e).first() {
@@ -54,16 +77,34 @@ impl AliasMatcher {
                 None => {}
             }
         }
-        let rest = pats
-            .entries
-            .iter()
-            .filter(|e| {
-                let lit = &pats.key(e)[..e.prefix as usize];
-                fields.format_of(lit).is_none()
-            })
-            .copied()
-            .collect();
-        let rest = Trie::from_patterns(&pats, rest);
+        let heads = found.heads();
+        // The entries under no indexed format's head, compiled.
+        let rest = || {
+            let rest = pats
+                .entries
+                .iter()
+                .filter(|e| !heads.routes(&pats.key(e)[..e.prefix as usize]))
+                .copied()
+                .collect();
+            Trie::from_patterns(&pats, rest)
+        };
+        let (fields, rest) = std::thread::scope(|s| {
+            let trie = two
+                .then(|| {
+                    let t = std::thread::Builder::new()
+                        .name("coldplug-trie".into());
+                    t.spawn_scoped(s, rest).ok()
+                })
+                .flatten();
+            let fields = found.index();
+            let rest = match trie {
+                Some(t) => {
+                    t.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+                }
+                None => rest(),
+            };
+            (fields, rest)
+        });
         AliasMatcher { pats, fields, rest, all: OnceLock::new(), starts }
     }
 

@@ -807,8 +807,10 @@ impl Trie {
             let stride = STRIDES[k_best];
             // Per anchored member: (entry, anchor in the arena, its
             // length, its first 8 bytes); `order`: its heads.
-            let mut found: Vec<(u32, u32, u32, u64)> = Vec::new();
-            let mut order: Vec<u64> = Vec::new();
+            let mut found: Vec<(u32, u32, u32, u64)> =
+                Vec::with_capacity(members.len());
+            let mut order: Vec<u64> =
+                Vec::with_capacity(members.len() * stride);
             let mut unanchored = Vec::new();
             let mut best_picks =
                 std::mem::take(&mut picks[k_best]).into_iter();

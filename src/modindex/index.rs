@@ -94,6 +94,8 @@ pub struct Index {
     root: Option<u32>,
     /// Total length of all keys (one per value), for [`Index::entries`].
     key_bytes: u64,
+    /// Total wildcard bytes of all keys, likewise.
+    wild_count: u64,
 }
 
 /// A position of a wildcard byte in an entry's key, and whether the
@@ -182,10 +184,12 @@ impl Index {
         // total key length is bounded by a generous multiple of the file.
         let key_budget = (buf.len() as u64).saturating_mul(64).max(1 << 26);
         let mut key_bytes = 0u64;
-        // (offset word, where it was read, slot in `kids` to fill, depth)
-        let mut stack: Vec<(u32, usize, Option<usize>, u64)> =
-            vec![(root_word, 8, None, 0)];
-        while let Some((word, from, slot, depth)) = stack.pop() {
+        let mut wild_count = 0u64;
+        // (offset word, where it was read, slot in `kids` to fill, depth,
+        // wildcard bytes on the way)
+        let mut stack: Vec<(u32, usize, Option<usize>, u64, u64)> =
+            vec![(root_word, 8, None, 0, 0)];
+        while let Some((word, from, slot, depth, wilds)) = stack.pop() {
             let off = (word & OFFSET_MASK) as usize;
             if off == 0 {
                 continue;
@@ -218,6 +222,10 @@ impl Index {
                 (0, 0)
             };
             let depth = depth + u64::from(prefix_len);
+            let prefix = &buf[prefix_off as usize..][..prefix_len as usize];
+            let wilds = wilds
+                + memchr::memchr3_iter(b'*', b'?', b'[', prefix).count()
+                    as u64;
             let (first, last, kids_start) = if word & FLAG_CHILDS != 0 {
                 let first = read_u8(buf, at, "first child byte")?;
                 let last = read_u8(buf, at + 1, "last child byte")?;
@@ -236,11 +244,13 @@ impl Index {
                     let w = read_u32(buf, at + 4 * i, "child offset")?;
                     kids.push(NONE);
                     if w & OFFSET_MASK != 0 {
+                        let edge = is_wildcard(first + i as u8);
                         stack.push((
                             w,
                             at + 4 * i,
                             Some(start + i),
                             depth + 1,
+                            wilds + u64::from(edge),
                         ));
                     }
                 }
@@ -261,6 +271,7 @@ impl Index {
                     ));
                 }
                 key_bytes += depth * count as u64;
+                wild_count += wilds * count as u64;
                 if key_bytes > key_budget {
                     return Err(IndexError::at(
                         off,
@@ -293,7 +304,7 @@ impl Index {
                 nvalues,
             });
         }
-        Ok(Index { bytes, nodes, kids, values, root, key_bytes })
+        Ok(Index { bytes, nodes, kids, values, root, key_bytes, wild_count })
     }
 
     /// Parse a copy of `buf` (tests, fuzzing, generated indexes).
@@ -518,6 +529,8 @@ impl Index {
     ) {
         let Some(root) = self.root else { return };
         keys.reserve_exact(self.key_bytes as usize);
+        wild_out.reserve_exact(self.wild_count as usize);
+        let (keys0, wild0) = (keys.len(), wild_out.len());
         enum Frame {
             Enter { node: u32, edge: Option<u8> },
             Exit { node: u32, path: usize, wild: usize },
@@ -574,6 +587,9 @@ impl Index {
                 }
             }
         }
+        // The counts the parse made: the reservations were exact.
+        debug_assert_eq!(keys.len() - keys0, self.key_bytes as usize);
+        debug_assert_eq!(wild_out.len() - wild0, self.wild_count as usize);
     }
 }
 
