@@ -327,11 +327,8 @@ struct Format {
 }
 
 impl Format {
-    fn new(
-        spec: &'static Spec,
-        shapes: (u32, u32),
-        always: &[(Hit, u32)],
-    ) -> Format {
+    /// The format of `spec`, with no shapes and no hits yet.
+    fn new(spec: &'static Spec) -> Format {
         let mut markers = [Literal::default(); MAX_FIELDS];
         for (m, b) in markers.iter_mut().zip(spec.markers) {
             *m = Literal::new(b);
@@ -345,13 +342,19 @@ impl Format {
             head: [Literal::new(h0), Literal::new(h1)],
             head_len: head.len(),
             layout: Layout::new(spec),
-            shapes,
-            always: always.iter().fold(Vec::new(), |mut w, &(hit, entry)| {
-                pack_hit(&mut w, hit, entry, &[]);
-                w
-            }),
-            always_hits: always.len(),
+            shapes: (0, 0),
+            always: Vec::new(),
+            always_hits: 0,
         }
+    }
+
+    /// Pack the hits (or entries to check) for every key of the format.
+    fn set_always(&mut self, always: &[(Hit, u32)]) {
+        self.always.clear();
+        for &(hit, entry) in always {
+            pack_hit(&mut self.always, hit, entry, &[]);
+        }
+        self.always_hits = always.len();
     }
 
     /// True when `key` starts with the format's prefix and first marker.
@@ -715,11 +718,13 @@ impl<'p> FieldEntries<'p> {
     /// format is indexed on its own, then their buckets are packed
     /// together.
     pub(super) fn index(self) -> FieldIndex {
-        let formats = self.found.into_iter().enumerate();
+        let formats = self.formats.into_iter().zip(self.found).enumerate();
         FieldIndex::pack(
             formats
-                .filter(|(_, found)| found.indexed())
-                .map(|(spec, found)| FormatEntries { spec, found }.index())
+                .filter(|(_, (_, found))| found.indexed())
+                .map(|(spec, (format, found))| {
+                    FormatEntries { spec, format, found }.index()
+                })
                 .collect(),
         )
     }
@@ -730,6 +735,7 @@ impl<'p> FieldEntries<'p> {
 struct FormatEntries<'p> {
     /// The index of its spec in [`SPECS`].
     spec: usize,
+    format: Format,
     found: Found<'p>,
 }
 
@@ -782,8 +788,7 @@ impl FieldIndex {
                 }
             })
             .collect();
-        let formats: Vec<Format> =
-            SPECS.iter().map(|s| Format::new(s, (0, 0), &[])).collect();
+        let formats: Vec<Format> = SPECS.iter().map(Format::new).collect();
         let mut by_first = [usize::MAX; 256];
         for (i, spec) in SPECS.iter().enumerate() {
             by_first[usize::from(spec.prefix[0])] = i;
@@ -816,9 +821,8 @@ impl FormatEntries<'_> {
     /// shape into a coarser one whenever the coarser one's buckets stay
     /// small (each probe costs a lookup more than a few residual checks
     /// on a hit), then fill the buckets.
-    fn index(&self) -> FormatPart {
-        let FormatEntries { spec: spec_index, ref found } = *self;
-        let spec = &SPECS[spec_index];
+    fn index(self) -> FormatPart {
+        let FormatEntries { spec: spec_index, mut format, found } = self;
         let entries = &found.entries;
         // Distinct shapes, most needs first; each entry's own.
         let mut shape_of: FxHashMap<u128, usize> = Default::default();
@@ -905,7 +909,6 @@ impl FormatEntries<'_> {
         // The probe order: shapes in their sort order, live ones only.
         // (Seeded by format and number, which its place among all
         // formats' shapes does not change.)
-        let first_shape = 0;
         let mut renum = vec![NONE; shapes.len()];
         let mut live = Vec::new();
         for (s, needs) in shapes.iter().enumerate() {
@@ -940,8 +943,7 @@ impl FormatEntries<'_> {
         let mut filed: Vec<(u32, u32)> = Vec::with_capacity(entries.len());
         // Sized exactly: an entry's values are one word a need of its
         // shape, its hit three words and two a residual need.
-        let shape_len =
-            |i: usize| live[(renum[home[i]] - first_shape) as usize].all.len();
+        let shape_len = |i: usize| live[renum[home[i]] as usize].all.len();
         let (mut nv, mut nh) = (0, 0);
         for (i, e) in entries.iter().enumerate() {
             nv += shape_len(i);
@@ -951,7 +953,7 @@ impl FormatEntries<'_> {
         let mut hit_words = Vec::with_capacity(nh);
         for (i, e) in entries.iter().enumerate() {
             let s = renum[home[i]];
-            let shape = &live[(s - first_shape) as usize];
+            let shape = &live[s as usize];
             let at = values.len();
             values.extend(found.values(e, &shape.all));
             let hit = hit_words.len();
@@ -982,7 +984,7 @@ impl FormatEntries<'_> {
             );
             while let Some(&(hash, first, at)) = run.first() {
                 let shape = filed[first as usize].1;
-                let needs = &live[(shape - first_shape) as usize].all;
+                let needs = &live[shape as usize].all;
                 let words = &values[at as usize..][..needs.len()];
                 let start = hits.len() as u32;
                 others.clear();
@@ -1008,15 +1010,9 @@ impl FormatEntries<'_> {
             }
         }
         debug_assert!(buckets.iter().all(|b| b.hits.1 > b.hits.0));
-        let shapes = (0, live.len() as u32);
-        FormatPart {
-            format: Format::new(spec, shapes, &found.always),
-            shapes: live,
-            buckets,
-            values,
-            hit_words,
-            hits,
-        }
+        // (Its range of shapes is set when the parts are packed.)
+        format.set_always(&found.always);
+        FormatPart { format, shapes: live, buckets, values, hit_words, hits }
     }
 }
 
@@ -1062,8 +1058,8 @@ impl FieldIndex {
             if ix.by_first.is_empty() {
                 ix.by_first = vec![0; 256];
             }
+            let first = usize::from(format.spec.prefix[0]);
             ix.formats.push(format);
-            let first = usize::from(ix.formats.last().unwrap().spec.prefix[0]);
             ix.by_first[first] = ix.formats.len() as u8;
         }
         assert!(ix.records.len() < u32::MAX as usize);
@@ -1515,7 +1511,7 @@ mod tests {
     }
 
     fn format(spec: &'static Spec) -> Format {
-        Format::new(spec, (0, 0), &[])
+        Format::new(spec)
     }
 
     /// [`parse`]'s fields, or None.
