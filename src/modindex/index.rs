@@ -224,8 +224,7 @@ impl Index {
             let depth = depth + u64::from(prefix_len);
             let prefix = &buf[prefix_off as usize..][..prefix_len as usize];
             let wilds = wilds
-                + memchr::memchr3_iter(b'*', b'?', b'[', prefix).count()
-                    as u64;
+                + prefix.iter().filter(|&&b| is_wildcard(b)).count() as u64;
             let (first, last, kids_start) = if word & FLAG_CHILDS != 0 {
                 let first = read_u8(buf, at, "first child byte")?;
                 let last = read_u8(buf, at + 1, "last child byte")?;
