@@ -16,12 +16,23 @@
 //! slices. Everywhere else, and with
 //! `RUSTFLAGS="--cfg coldplug_portable"`, the same masks come from plain
 //! `u64` arithmetic ("SIMD within a register"); the tests compare both
-//! paths with a byte loop.
+//! paths with a byte loop. build.rs names the choice: the SSE2 paths
+//! are compiled under `cfg(coldplug_sse2)`, the portable ones under its
+//! `not`.
 //!
 //! `zeros(x)` sets the high bit of exactly the bytes of `x` that are 0:
 //! `(y & 0x7f) + 0x7f` has its high bit set iff the low seven bits are
 //! not all zero, `| y` adds the bytes whose high bit is set, and no step
 //! carries into the next byte, so there are no false positives.
+
+// `cfg(coldplug_sse2)` (build.rs) selects the SSE2 paths below, and
+// `not(coldplug_sse2)` their portable twins; it must never stand where
+// the intrinsics are not sound.
+#[cfg(all(
+    coldplug_sse2,
+    not(all(target_arch = "x86_64", target_feature = "sse2"))
+))]
+compile_error!("cfg(coldplug_sse2) is set without x86_64 sse2");
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
@@ -61,7 +72,7 @@ pub(crate) fn eq_within(hay: &[u8], i: usize, j: usize, n: usize) -> bool {
 
 /// Compress the high bits of `zeros` output to one bit per byte.
 // The portable path is compiled everywhere, used on x86_64 by tests.
-#[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
+#[cfg_attr(all(coldplug_sse2, not(test)), allow(dead_code))]
 #[inline(always)]
 fn compress(m: u64) -> u32 {
     // Bits 7, 15, .. 63 to bits 0..8: a multiply gathers them in the top
@@ -156,7 +167,7 @@ pub(crate) fn masks64<const N: usize>(
 }
 
 /// [`masks16`] for sixteen bytes that are all there, portable.
-#[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
+#[cfg_attr(all(coldplug_sse2, not(test)), allow(dead_code))]
 #[inline(always)]
 fn masks16_portable<const N: usize>(
     hay: &[u8],
@@ -166,7 +177,7 @@ fn masks16_portable<const N: usize>(
     masks16_any_portable(hay, i, bytes.map(|b| [b; 3]))
 }
 
-#[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
+#[cfg_attr(all(coldplug_sse2, not(test)), allow(dead_code))]
 #[inline(always)]
 fn masks16_any_portable<const N: usize>(
     hay: &[u8],
@@ -180,11 +191,7 @@ fn masks16_any_portable<const N: usize>(
     })
 }
 
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "sse2",
-    not(coldplug_portable)
-))]
+#[cfg(coldplug_sse2)]
 #[inline(always)]
 fn masks16_any_full<const N: usize>(
     hay: &[u8],
@@ -208,11 +215,7 @@ fn masks16_any_full<const N: usize>(
     }
 }
 
-#[cfg(not(all(
-    target_arch = "x86_64",
-    target_feature = "sse2",
-    not(coldplug_portable)
-)))]
+#[cfg(not(coldplug_sse2))]
 #[inline(always)]
 fn masks16_any_full<const N: usize>(
     hay: &[u8],
@@ -228,11 +231,7 @@ fn masks16_any_full<const N: usize>(
 /// `#[inline(always)]`: left to the inliner, that function was not
 /// inlined into the monitor reader once the crate's other code changed
 /// (+8% instructions there).
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "sse2",
-    not(coldplug_portable)
-))]
+#[cfg(coldplug_sse2)]
 #[inline(always)]
 fn masks16_full<const N: usize>(
     hay: &[u8],
@@ -244,9 +243,10 @@ fn masks16_full<const N: usize>(
     };
     let (lo, hi) = (word(hay, i), word(hay, i + 8));
     // SAFETY: the intrinsics only require the sse2 target feature,
-    // which this cfg guarantees at compile time (sse2 is part of the
-    // x86_64 baseline). They take values, no pointers: memory is read
-    // through safe slices.
+    // which `coldplug_sse2` guarantees at compile time: build.rs sets it
+    // only where sse2 is enabled (part of the x86_64 baseline), and the
+    // guard by `LO` refuses it anywhere else. They take values, no
+    // pointers: memory is read through safe slices.
     unsafe {
         let v = _mm_set_epi64x(hi as i64, lo as i64);
         bytes.map(|b| {
@@ -255,11 +255,7 @@ fn masks16_full<const N: usize>(
     }
 }
 
-#[cfg(not(all(
-    target_arch = "x86_64",
-    target_feature = "sse2",
-    not(coldplug_portable)
-)))]
+#[cfg(not(coldplug_sse2))]
 #[inline(always)]
 fn masks16_full<const N: usize>(
     hay: &[u8],
@@ -272,11 +268,7 @@ fn masks16_full<const N: usize>(
 /// Bit `k` is set when `b[k]` is 0 or at least `min` (in `1..=0x80`):
 /// where runs of bytes in `1..min` end, for a parser that steps from
 /// run to run with `trailing_zeros` instead of searching each.
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "sse2",
-    not(coldplug_portable)
-))]
+#[cfg(coldplug_sse2)]
 #[inline(always)]
 pub(crate) fn run_ends64(b: &[u8; 64], min: u8) -> u64 {
     use std::arch::x86_64::{
@@ -303,11 +295,7 @@ pub(crate) fn run_ends64(b: &[u8; 64], min: u8) -> u64 {
     out
 }
 
-#[cfg(not(all(
-    target_arch = "x86_64",
-    target_feature = "sse2",
-    not(coldplug_portable)
-)))]
+#[cfg(not(coldplug_sse2))]
 #[inline(always)]
 pub(crate) fn run_ends64(b: &[u8; 64], min: u8) -> u64 {
     run_ends64_portable(b, min)
@@ -323,7 +311,7 @@ pub(crate) fn run_ends(x: u64, min: u8) -> u64 {
 }
 
 /// [`run_ends64`], portable: [`run_ends`] a word at a time.
-#[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
+#[cfg_attr(all(coldplug_sse2, not(test)), allow(dead_code))]
 #[inline(always)]
 fn run_ends64_portable(b: &[u8; 64], min: u8) -> u64 {
     let mut out = 0u64;
@@ -358,11 +346,7 @@ pub(crate) fn odd_bytes_and_colons(hay: &[u8]) -> (bool, bool) {
     odd_bytes_and_colons_in(chunks.chain(std::iter::once(last)))
 }
 
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "sse2",
-    not(coldplug_portable)
-))]
+#[cfg(coldplug_sse2)]
 #[inline(always)]
 fn odd_bytes_and_colons_in<'a>(
     chunks: impl Iterator<Item = &'a [u8]>,
@@ -399,11 +383,7 @@ fn odd_bytes_and_colons_in<'a>(
     }
 }
 
-#[cfg(not(all(
-    target_arch = "x86_64",
-    target_feature = "sse2",
-    not(coldplug_portable)
-)))]
+#[cfg(not(coldplug_sse2))]
 #[inline(always)]
 fn odd_bytes_and_colons_in<'a>(
     chunks: impl Iterator<Item = &'a [u8]>,
@@ -413,7 +393,7 @@ fn odd_bytes_and_colons_in<'a>(
 
 /// [`odd_bytes_and_colons_in`], portable: a byte is at least 0x30 when
 /// its high bit is set or `(x | HI) - 0x30` keeps it.
-#[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
+#[cfg_attr(all(coldplug_sse2, not(test)), allow(dead_code))]
 #[inline(always)]
 fn odd_bytes_and_colons_portable<'a>(
     chunks: impl Iterator<Item = &'a [u8]>,
@@ -447,11 +427,7 @@ pub(crate) fn pair_hash(pair: u16) -> u32 {
 /// `hay[i + 15]` (`hay` must hold `i + 17` bytes), one a byte, in no
 /// particular order: a glob signature sets their bits. Eight pairs a
 /// `pmullw`, against five instructions a pair one by one.
-#[cfg(all(
-    target_arch = "x86_64",
-    target_feature = "sse2",
-    not(coldplug_portable)
-))]
+#[cfg(coldplug_sse2)]
 #[inline(always)]
 pub(crate) fn pair_hashes16(hay: &[u8], i: usize) -> [u64; 2] {
     use std::arch::x86_64::{
@@ -479,7 +455,7 @@ pub(crate) fn pair_hashes16(hay: &[u8], i: usize) -> [u64; 2] {
 }
 
 /// [`pair_hashes16`], portable.
-#[cfg_attr(not(any(test, coldplug_portable)), allow(dead_code))]
+#[cfg_attr(all(coldplug_sse2, not(test)), allow(dead_code))]
 #[inline(always)]
 fn pair_hashes16_portable(hay: &[u8], i: usize) -> [u64; 2] {
     let mut out = [0u64; 2];
@@ -490,11 +466,7 @@ fn pair_hashes16_portable(hay: &[u8], i: usize) -> [u64; 2] {
     out
 }
 
-#[cfg(not(all(
-    target_arch = "x86_64",
-    target_feature = "sse2",
-    not(coldplug_portable)
-)))]
+#[cfg(not(coldplug_sse2))]
 #[inline(always)]
 pub(crate) fn pair_hashes16(hay: &[u8], i: usize) -> [u64; 2] {
     pair_hashes16_portable(hay, i)
@@ -552,12 +524,11 @@ mod tests {
         let alphabet: Vec<u8> = (0..=255).collect();
         for round in 0..40_000 {
             // Mostly modalias bytes, now and then any byte.
-            let hay = if round % 4 == 0 {
+            let mut hay = if round % 4 == 0 {
                 rng.bytes(70, &alphabet)
             } else {
                 rng.bytes(70, b"0123456789ABCDEFabcvdp_:zZ")
             };
-            let mut hay = hay;
             if round % 8 == 1 && !hay.is_empty() {
                 let i = rng.below(hay.len());
                 hay[i] = alphabet[rng.below(256)];
